@@ -1,0 +1,1 @@
+"""Sample producers behind one interface (see ``base.Generator``)."""

@@ -1,0 +1,3 @@
+"""medmint: synthetic, anonymized, class-balanced medical training corpora."""
+
+__version__ = "0.1.0"
