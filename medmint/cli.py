@@ -1,0 +1,169 @@
+"""The ``medmint`` command. Heavy imports live inside the commands so ``--help`` stays instant."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, NoReturn
+
+import typer
+
+app = typer.Typer(
+    name="medmint",
+    help="Mint synthetic, anonymized, class-balanced medical training corpora.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Inspect configs.", no_args_is_help=True)
+data_app = typer.Typer(help="Make and inspect training data.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(data_app, name="data")
+
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """One line on stderr naming what is at fault, and a non-zero exit."""
+    typer.echo(f"medmint: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _guarded(fn: Callable[[], Any]) -> Any:
+    """Turns the errors we expect from bad input into one line; anything else is a real bug."""
+    from medmint.config import ConfigError
+
+    expected: tuple[type[BaseException], ...] = (ConfigError, ValueError, OSError)
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except expected as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        fail(text)
+
+
+@app.command()
+def version() -> None:
+    """Print medmint's version."""
+    from medmint import __version__
+
+    typer.echo(__version__)
+
+
+@config_app.command("show")
+def config_show(
+    config: Path = typer.Argument(..., help="YAML config file"),
+    set_: list[str] = typer.Option([], "--set", help="override KEY=VALUE (repeatable)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of YAML"),
+) -> None:
+    """Print the effective config (after defaults and --set) and its SHA-256."""
+
+    def _show() -> None:
+        import yaml
+
+        from medmint.config import config_dict, config_sha256, load_config
+
+        cfg = load_config(config, set_)
+        data = config_dict(cfg)
+        if as_json:
+            typer.echo(json.dumps({"config": data, "config_sha256": config_sha256(cfg)}, indent=2))
+        else:
+            typer.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+            typer.echo(f"# config_sha256: {config_sha256(cfg)}")
+
+    _guarded(_show)
+
+
+@data_app.command("phantom")
+def data_phantom(
+    n: int = typer.Option(..., "--n", min=1, help="number of studies"),
+    out: Path = typer.Option(..., "--out", help="output folder (MIMIC-CXR-JPG layout)"),
+    seed: int = typer.Option(0, "--seed", min=0),
+    size: int = typer.Option(256, "--size", min=64, max=1024),
+    image_format: str = typer.Option("png", "--format", help="png (16-bit, lossless) or jpg (8-bit, as MIMIC-CXR-JPG)"),
+    phi: bool = typer.Option(False, "--phi", help="inject PHI (for anonymization tests)"),
+) -> None:
+    """Write a phantom training set in the MIMIC-CXR-JPG layout."""
+    if image_format not in ("png", "jpg"):
+        fail(f"--format: expected png or jpg, got '{image_format}'")
+
+    def _write() -> dict[str, Any]:
+        from medmint.generators.datasets import write_phantom_dataset
+
+        with _progress("phantom studies", n) as advance:
+            return write_phantom_dataset(out, n, seed=seed, size=size, image_format=image_format, phi=phi, progress=advance)
+
+    summary = _guarded(_write)
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def generate(
+    ctx: typer.Context,
+    config: Path = typer.Argument(..., help="YAML config file"),
+    out: Path = typer.Option(..., "--out", help="output folder: one run per folder; rerun to resume"),
+    set_: list[str] = typer.Option([], "--set", help="override KEY=VALUE (repeatable)"),
+    runner: str = typer.Option(None, "--runner", help="Beam runner (default from config: FnApiRunner)"),
+    workers: int = typer.Option(None, "--workers", min=1, help="local worker processes"),
+) -> None:
+    """Generate a corpus: sample, validate, anonymize, write DICOM + Parquet + run.json.
+
+    Any further --option=value is passed to Beam (e.g. --job_endpoint=... for PortableRunner).
+    """
+    beam_args = list(ctx.args)
+    if runner:
+        beam_args.append(f"--runner={runner}")
+    overrides = list(set_) + ([f"runner.workers={workers}"] if workers else [])
+
+    def _generate() -> Any:
+        from medmint.pipeline.driver import generate as run_generate
+
+        with _progress("samples written", None) as advance:
+            return run_generate(
+                config, out, overrides=overrides, beam_args=beam_args, on_progress=lambda done, total: advance(done, total)
+            )
+
+    manifest = _guarded(_generate)
+    counts = manifest.data.get("counts", {})
+    typer.echo(
+        f"run {manifest.data['status']}: {counts.get('accepted', 0)} accepted, {counts.get('rejected', 0)} rejected "
+        f"-> {out}"
+    )
+
+
+class _progress:
+    """A rich progress bar on stderr; ``advance(done, total=None)`` sets the absolute position."""
+
+    def __init__(self, what: str, total: int | None) -> None:
+        self.what, self.total = what, total
+
+    def __enter__(self) -> Callable[..., None]:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=Console(stderr=True), transient=False, disable=not sys.stderr.isatty(),
+        )
+        self._bar.__enter__()
+        self._task = self._bar.add_task(self.what, total=self.total)
+        self._done = 0
+
+        def advance(done: int | None = None, total: int | None = None) -> None:
+            self._done = self._done + 1 if done is None else done
+            self._bar.update(self._task, completed=self._done, total=total or self.total)
+
+        return advance
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

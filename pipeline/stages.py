@@ -1,0 +1,161 @@
+"""The in-line stages between the generator and the sinks, as Beam DoFns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Iterator
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from medmint.config import MedmintConfig
+from medmint.pipeline import sinks
+from medmint.records import GeneratedSample, OutputRecord, ValidatedSample
+
+NAMESPACE = "medmint"
+ACCEPTED, REJECTED = "accepted", "rejected"
+
+
+class Validate(beam.DoFn):
+    """Scores each sample with the enabled validators; with none enabled every sample passes."""
+
+    def __init__(self, cfg: MedmintConfig) -> None:
+        self._cfg = cfg
+        self._generated = Metrics.counter(NAMESPACE, "generated")
+
+    def process(self, sample: GeneratedSample) -> Iterator[ValidatedSample]:
+        self._generated.inc()
+        scores: dict[str, float] = {}
+        reasons: tuple[str, ...] = ()
+        yield ValidatedSample(
+            generated=sample,
+            scores=scores,
+            accepted=not reasons,
+            reject_reasons=reasons,
+            report_labels=None,
+            image_labels=None,
+        )
+
+
+class Anonymize(beam.DoFn):
+    """Mints the synthetic identity and UIDs, names the files and the shard, and branches."""
+
+    def __init__(self, cfg: MedmintConfig, shards: dict[str, int]) -> None:
+        self._cfg = cfg
+        self._shards = shards
+        self._counters = {k: Metrics.counter(NAMESPACE, k) for k in (ACCEPTED, REJECTED)}
+
+    def process(self, sample: ValidatedSample) -> Iterator[Any]:
+        from medmint.anonymize.minting import mint_identity, mint_uids
+
+        req = sample.generated.request
+        identity = mint_identity(req.sample_id, req.age, req.sex)
+        uids = mint_uids(req.sample_id, self._cfg.output.uid_root)
+        kind = ACCEPTED if sample.accepted else REJECTED
+        count = self._shards[kind]
+        image_path = sr_path = None
+        if sample.accepted:
+            image_path, sr_path = sinks.dicom_paths(uids.study, uids.image_series, uids.image_sop, uids.sr_series, uids.sr_sop)
+        else:
+            for reason in sample.reject_reasons:
+                Metrics.counter(NAMESPACE, f"rejected_{reason}").inc()
+        self._counters[kind].inc()
+        record = OutputRecord(
+            validated=sample,
+            identity=identity,
+            uids=uids,
+            image_path=image_path,
+            sr_path=sr_path,
+            shard=sinks.shard_name(kind, sinks.shard_index(req.sample_id, count), count),
+        )
+        yield beam.pvalue.TaggedOutput(kind, record)
+
+
+class WriteDicom(beam.DoFn):
+    """Image (DX for presentation) and report (Comprehensive SR) in one study; skip if present."""
+
+    def __init__(self, cfg: MedmintConfig, out: str) -> None:
+        self._cfg = cfg
+        self._out = out
+        self._written = Metrics.counter(NAMESPACE, "dicom_written")
+        self._skipped = Metrics.counter(NAMESPACE, "dicom_skipped")
+
+    def process(self, rec: OutputRecord) -> Iterator[OutputRecord]:
+        from medmint.pipeline.dicom_objects import DiagnosticReportSR, DigitalXRayImage
+
+        gen = rec.validated.generated
+        req = gen.request
+        out = Path(self._out)
+        image_file, sr_file = out / rec.image_path, out / rec.sr_path
+        if image_file.exists() and sr_file.exists():
+            self._skipped.inc()
+            yield rec
+            return
+        institution = self._cfg.output.institution
+        image = DigitalXRayImage(
+            pixel_array=gen.image,
+            bits_stored=gen.bits_stored,
+            patient_id=rec.identity.patient_id,
+            patient_name=rec.identity.patient_name,
+            patient_birth_date=rec.identity.birth_date,
+            patient_sex=req.sex,
+            patient_age=req.age,
+            study_instance_uid=rec.uids.study,
+            series_instance_uid=rec.uids.image_series,
+            sop_instance_uid=rec.uids.image_sop,
+            study_date=rec.identity.study_date,
+            study_time=rec.identity.study_time,
+            accession_number=rec.identity.accession_number,
+            view_position=req.view,
+            institution_name=institution,
+        )
+        report = DiagnosticReportSR(
+            image=image,
+            findings=gen.report_findings,
+            impression=gen.report_impression,
+            series_instance_uid=rec.uids.sr_series,
+            sop_instance_uid=rec.uids.sr_sop,
+            institution_name=institution,
+        )
+        sinks.write_dicom(image_file, image)
+        sinks.write_dicom(sr_file, report)
+        self._written.inc()
+        yield rec
+
+
+class ToRow(beam.DoFn):
+    """Keys each record by its shard, as a Parquet row."""
+
+    def __init__(self, cfg: MedmintConfig, config_sha256: str, created_at: dt.datetime, with_pixels: bool) -> None:
+        self._cfg = cfg
+        self._sha = config_sha256
+        self._created_at = created_at
+        self._with_pixels = with_pixels
+
+    def process(self, rec: OutputRecord) -> Iterator[tuple[str, dict[str, Any]]]:
+        import medmint
+        from medmint.pipeline.rows import to_row
+
+        yield rec.shard, to_row(
+            rec,
+            labels=self._cfg.labels,
+            config_sha256=self._sha,
+            medmint_version=medmint.__version__,
+            created_at=self._created_at,
+            with_pixels=self._with_pixels,
+        )
+
+
+class WriteShard(beam.DoFn):
+    def __init__(self, labels: tuple[str, ...], out: str, with_pixels: bool) -> None:
+        self._labels = labels
+        self._out = out
+        self._with_pixels = with_pixels
+
+    def process(self, keyed: tuple[str, Any]) -> Iterator[str]:
+        from medmint.records import parquet_schema
+
+        shard, rows = keyed
+        sinks.write_parquet_shard(Path(self._out) / shard, rows, parquet_schema(self._labels, with_pixels=self._with_pixels))
+        yield shard
