@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import uuid
 
 from pydicom.uid import generate_uid
 
@@ -45,8 +46,15 @@ def mint_identity(sample_id: str, age: int, sex: str) -> SyntheticIdentity:
 
 
 def mint_uid(sample_id: str, role: str, root: str | None) -> str:
-    """One UID per (sample, role): under the org root if given, else a UUID-derived 2.25. UID."""
-    return generate_uid(prefix=root, entropy_srcs=["medmint", sample_id, role])
+    """One UID per (sample, role): under the org root if given, else a UUID-derived 2.25. UID.
+
+    pydicom's ``generate_uid(prefix=None)`` ignores its entropy sources and is random, so the
+    2.25. form is built here from a name-based UUID (SHA-256, marked version 5) to stay deterministic.
+    """
+    if root is not None:
+        return generate_uid(prefix=root, entropy_srcs=["medmint", sample_id, role])
+    digest = hashlib.sha256(f"medmint\x1f{sample_id}\x1f{role}".encode()).digest()
+    return f"2.25.{uuid.UUID(bytes=digest[:16], version=5).int}"
 
 
 def mint_uids(sample_id: str, root: str | None = None) -> Uids:

@@ -114,6 +114,7 @@ def _merge(dst: dict, src: dict, origin: str, origins: Origins, prefix: tuple[st
     for key, value in src.items():
         path = prefix + (str(key),)
         if isinstance(value, dict) and isinstance(dst.get(key), dict):
+            origins[path] = origin  # the last source to touch a section answers for it
             _merge(dst[key], value, origin, origins, path)
         else:
             dst[key] = json.loads(json.dumps(value, default=str)) if isinstance(value, (dict, list)) else value

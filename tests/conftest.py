@@ -1,0 +1,38 @@
+"""Shared helpers for the whole suite."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "configs"
+
+
+def medmint_cli(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``medmint`` entry point as a user would."""
+    exe = shutil.which("medmint", path=str(Path(sys.executable).parent)) or "medmint"
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([exe, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"medmint {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not found: install Debian's dicom3tools and dcmtk (the README's test command does)")
+    return path
+
+
+def error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    """The one line medmint prints on bad input (stderr may also hold library warnings)."""
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("medmint: error:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]

@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import pytest
+
+from medmint.config import ConfigError, config_sha256, load_config
+from tests.conftest import CONFIGS
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_demo_config_merges_its_defaults_tree():
+    cfg = load_config(CONFIGS / "demo.yaml")
+    assert cfg.generator.name == "phantom"  # from generator/phantom.yaml
+    assert cfg.runner.runner == "FnApiRunner"  # from runner/local.yaml
+    assert cfg.target.total >= 100
+
+
+def test_own_keys_win_over_defaults_and_set_wins_over_both(tmp_path):
+    write(tmp_path / "base.yaml", "generator: {batch_size: 4, phantom: {size: 128}}\n")
+    top = write(tmp_path / "top.yaml", "defaults: [base.yaml]\ngenerator: {batch_size: 8}\ntarget: {total: 5}\n")
+    cfg = load_config(top)
+    assert (cfg.generator.batch_size, cfg.generator.phantom.size) == (8, 128)
+    cfg = load_config(top, ["generator.phantom.size=64", "target.views={PA: 1.0}"])
+    assert cfg.generator.phantom.size == 64 and cfg.target.views == {"PA": 1.0}
+
+
+def test_unknown_key_names_the_file_that_set_it(tmp_path):
+    write(tmp_path / "base.yaml", "generator: {batchsize: 4}\n")
+    top = write(tmp_path / "top.yaml", "defaults: [base.yaml]\ntarget: {total: 5}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(top)
+    msg = str(err.value)
+    assert msg.startswith(str(tmp_path / "base.yaml")) and "unknown key 'generator.batchsize'" in msg
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("generator.batch_size=many", "'generator.batch_size'"),
+        ("generator.phantom.size=4096", "'generator.phantom.size'"),
+        ("output.uid_root=1.2.3", "'output.uid_root'"),
+        ("target.views={PA: -1}", "'target.views'"),
+        ("generator.name=gan", "'generator.name'"),
+    ],
+)
+def test_wrong_values_name_key_and_source(override, expected):
+    with pytest.raises(ConfigError) as err:
+        load_config(CONFIGS / "demo.yaml", [override])
+    assert str(err.value).startswith(f"--set {override.split('=')[0]}:") and expected in str(err.value)
+
+
+def test_missing_required_key_and_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="missing required key 'target'"):
+        load_config(write(tmp_path / "a.yaml", "seed: 1\n"))
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match=r"b.yaml: line \d+ not valid YAML"):
+        load_config(write(tmp_path / "b.yaml", "seed: 1\ntarget: {total: [\n"))
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(write(tmp_path / "c.yaml", "- 1\n- 2\n"))
+    with pytest.raises(ConfigError, match="includes itself"):
+        load_config(write(tmp_path / "d.yaml", "defaults: [d.yaml]\n"))
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        load_config(CONFIGS / "demo.yaml", ["seed"])
+
+
+def test_hash_depends_on_effective_values_only(tmp_path):
+    a = write(tmp_path / "a.yaml", "seed: 3\ntarget: {total: 5, task: joint}\n")
+    b = write(tmp_path / "b.yaml", "target: {task: joint, total: 5}\nseed: 3\ngenerator: {name: phantom}\n")
+    assert config_sha256(load_config(a)) == config_sha256(load_config(b))
+    assert config_sha256(load_config(a)) != config_sha256(load_config(a, ["seed=4"]))
