@@ -204,3 +204,6 @@ class DiagnosticReportSR(hd.sr.ComprehensiveSR):
         self.InstanceCreationTime = image.StudyTime
         self.PatientIdentityRemoved = "YES"
         self.DeidentificationMethod = _DEID_METHOD
+        # highdicom stamps the wall clock here; the synthetic content time keeps files reproducible.
+        for equipment in self.get("ContributingEquipmentSequence", []):
+            equipment.ContributionDateTime = f"{image.StudyDate}{image.StudyTime}"
