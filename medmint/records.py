@@ -189,7 +189,7 @@ def parquet_schema(labels: tuple[str, ...] = CHEXPERT_LABELS, *, with_pixels: bo
         _f("round", pa.int32(), "generation round that produced the sample", False),
         _f("sample_index", pa.int64(), "index of the request within its round", False),
         _f("seed", pa.int64(), "sampling seed derived from the sample id", False),
-        _f("task", pa.string(), "joint | image_from_report | report_from_image", False),
+        _f("task", pa.string(), "joint, image_from_report or report_from_image", False),
         _f("view", pa.string(), "view position: PA, AP or LATERAL", False),
         _f("sex", pa.string(), "synthetic patient sex: F or M", False),
         _f("age", pa.int16(), "synthetic patient age in years at the study", False),

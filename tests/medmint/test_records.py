@@ -45,3 +45,13 @@ def test_age_bins():
     assert [age_bin(a) for a in (18, 29, 30, 59, 89, 90, 104)] == [
         "18-29", "18-29", "30-39", "50-59", "80-89", "90+", "90+"
     ]
+
+
+def test_readme_documents_every_column():
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    for name in parquet_schema().names:
+        prefix = name.split("_", 1)[0]
+        documented = f"`{name}`" in readme or (prefix in LABEL_PREFIXES and f"`{prefix}_<label>`" in readme)
+        assert documented, name
