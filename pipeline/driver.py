@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from medmint.config import MedmintConfig, config_sha256, load_config
-from medmint.pipeline.atomic import remove_stale_temporaries
+from medmint.atomic import remove_stale_temporaries
 from medmint.pipeline.run_manifest import OutputFolderError, RunManifest, open_run
 
 KNOWN_RUNNERS = ("FnApiRunner", "PortableRunner", "DirectRunner", "FlinkRunner", "SparkRunner", "DataflowRunner",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from medmint.config import MedmintConfig, config_dict, config_sha256
-from medmint.pipeline.atomic import atomic_write_bytes
+from medmint.atomic import atomic_write_bytes
 
 RUN_JSON = "run.json"
 

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Iterable
 
-from medmint.pipeline.atomic import atomic_write
+from medmint.atomic import atomic_write
 
 
 def shard_count(total: int, shard_rows: int) -> int:

@@ -3,7 +3,7 @@ import random
 import pyarrow.parquet as pq
 import pytest
 
-from medmint.pipeline.atomic import TMP_MARK, atomic_write, remove_stale_temporaries
+from medmint.atomic import TMP_MARK, atomic_write, remove_stale_temporaries
 from medmint.pipeline.sinks import shard_index, shard_name, write_dicom, write_parquet_shard
 from medmint.records import parquet_schema
 
