@@ -93,7 +93,9 @@ def data_phantom(
         from medmint.generators.datasets import write_phantom_dataset
 
         with _progress("phantom studies", n) as advance:
-            return write_phantom_dataset(out, n, seed=seed, size=size, image_format=image_format, phi=phi, progress=advance)
+            return write_phantom_dataset(
+                out, n, seed=seed, size=size, image_format=image_format, phi=phi, progress=lambda _step: advance()
+            )
 
     summary = _guarded(_write)
     typer.echo(json.dumps(summary, indent=2, default=str))
