@@ -101,6 +101,26 @@ def data_phantom(
     typer.echo(json.dumps(summary, indent=2, default=str))
 
 
+@data_app.command("check")
+def data_check(
+    path: Path = typer.Argument(..., help="MIMIC-CXR-JPG folder, CSV/Parquet manifest, or folder of DICOM files"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="skip and count bad items instead of stopping at the first"),
+) -> None:
+    """Read every example of a training set once, as training would, and print what was loaded."""
+
+    def _check() -> dict[str, Any]:
+        from medmint.generators.datasets import open_dataset
+
+        dataset = open_dataset(path, on_error="skip" if skip_bad else "raise")
+        with _progress("examples read", None) as advance:
+            for _ in dataset:
+                advance()
+        return dataset.report.as_dict()
+
+    report = _guarded(_check)
+    typer.echo(json.dumps(report, indent=2))
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def generate(
     ctx: typer.Context,
