@@ -1,0 +1,1 @@
+"""The MeDiM-style discrete-diffusion generator: layout, tokenizers, model, noise, sampler, training."""
