@@ -48,7 +48,7 @@ def mimic_jpg(tmp_path_factory: pytest.TempPathFactory) -> WrittenDataset:
 @pytest.fixture(scope="session")
 def mimic_small(tmp_path_factory: pytest.TempPathFactory) -> WrittenDataset:
     """8 studies, 32 px: the base the bad-input tests copy and break."""
-    return _write(tmp_path_factory, "mimic_small", 8, seed=11, size=32, image_format="png")
+    return _write(tmp_path_factory, "mimic_small", 8, seed=11, size=64, image_format="png")
 
 
 @pytest.fixture

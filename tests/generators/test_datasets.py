@@ -146,7 +146,7 @@ def test_plan_is_prefix_stable_and_ids_unique() -> None:
 
 
 def test_writer_is_byte_identical_and_seed_sensitive(tmp_path: Path) -> None:
-    kwargs = dict(seed=4, size=32, image_format="jpg", gzip_csv=True)
+    kwargs = dict(seed=4, size=64, image_format="jpg", gzip_csv=True)
     write_phantom_dataset(tmp_path / "a", 6, **kwargs)
     write_phantom_dataset(tmp_path / "b", 6, **kwargs)
     a, b = tree_bytes(tmp_path / "a"), tree_bytes(tmp_path / "b")
@@ -163,21 +163,21 @@ def test_writer_is_byte_identical_and_seed_sensitive(tmp_path: Path) -> None:
 def test_writer_progress_resume_and_refusals(tmp_path: Path) -> None:
     calls: list[int] = []
     out = tmp_path / "ds"
-    summary = write_phantom_dataset(out, 5, seed=2, size=32, progress=calls.append)
+    summary = write_phantom_dataset(out, 5, seed=2, size=64, progress=calls.append)
     assert calls == [1] * 5 and summary["n_studies"] == 5
     first = tree_bytes(out)
     stale = out / "files" / f"{TMP_MARK}999-leftover.png"
     stale.write_bytes(b"half")
-    write_phantom_dataset(out, 5, seed=2, size=32)  # same arguments: resumes, same bytes
+    write_phantom_dataset(out, 5, seed=2, size=64)  # same arguments: resumes, same bytes
     assert tree_bytes(out) == first and not stale.exists()
     with pytest.raises(FileExistsError) as err:
-        write_phantom_dataset(out, 5, seed=3, size=32)
+        write_phantom_dataset(out, 5, seed=3, size=64)
     assert_one_line_error(err, str(out), "seed")
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError) as err:
-        write_phantom_dataset(foreign, 2, size=32)
+        write_phantom_dataset(foreign, 2, size=64)
     assert_one_line_error(err, str(foreign), "not empty")
     assert (foreign / "notes.txt").read_text() == "mine"
     with pytest.raises(ValueError):
@@ -207,10 +207,10 @@ def test_interrupted_writer_leaves_no_half_files_and_resumes(tmp_path: Path, mon
     monkeypatch.setattr(mimic_writer, "encode_png16", failing_encode)
     monkeypatch.setattr(os, "replace", crash_in_rename)
     with pytest.raises(OSError, match="disk full"):
-        write_phantom_dataset(out, 6, seed=9, size=32)
+        write_phantom_dataset(out, 6, seed=9, size=64)
     monkeypatch.setattr(os, "replace", real_replace)
     with pytest.raises(KeyboardInterrupt):
-        write_phantom_dataset(out, 6, seed=9, size=32)
+        write_phantom_dataset(out, 6, seed=9, size=64)
     assert not list(out.rglob(f"{TMP_MARK}*"))
     for png in out.rglob("*.png"):  # whatever exists is whole
         Image.open(png).load()
@@ -219,8 +219,8 @@ def test_interrupted_writer_leaves_no_half_files_and_resumes(tmp_path: Path, mon
         open_dataset(out)
 
     monkeypatch.setattr(mimic_writer, "encode_png16", real_encode)
-    write_phantom_dataset(out, 6, seed=9, size=32)
-    write_phantom_dataset(tmp_path / "clean", 6, seed=9, size=32)
+    write_phantom_dataset(out, 6, seed=9, size=64)
+    write_phantom_dataset(tmp_path / "clean", 6, seed=9, size=64)
     assert tree_bytes(out) == tree_bytes(tmp_path / "clean")
 
 
