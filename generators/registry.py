@@ -11,4 +11,8 @@ def create_generator(cfg: GeneratorConfig) -> Generator:
         from medmint.generators.phantom.generator import PhantomGenerator
 
         return PhantomGenerator(size=cfg.phantom.size, phi=cfg.phantom.phi)
-    raise ValueError(f"generator.name: '{cfg.name}' is not available yet in this version of medmint")
+    if cfg.name == "diffusion":
+        from medmint.generators.diffusion.generator import DiffusionGenerator
+
+        return DiffusionGenerator()
+    raise ValueError(f"generator.name: unknown generator '{cfg.name}'")

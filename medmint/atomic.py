@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Callable
 
 TMP_MARK = ".medmint-tmp-"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -15,6 +17,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     tmp = path.with_name(f"{TMP_MARK}{os.getpid()}-{path.name}")
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # some writers (safetensors) create 0600 files
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

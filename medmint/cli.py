@@ -63,9 +63,9 @@ def config_show(
     def _show() -> None:
         import yaml
 
-        from medmint.config import config_dict, config_sha256, load_config
+        from medmint.config import config_dict, config_sha256, load_any_config
 
-        cfg = load_config(config, set_)
+        cfg = load_any_config(config, set_)
         data = config_dict(cfg)
         if as_json:
             typer.echo(json.dumps({"config": data, "config_sha256": config_sha256(cfg)}, indent=2))
@@ -153,6 +153,28 @@ def generate(
         f"run {manifest.data['status']}: {counts.get('accepted', 0)} accepted, {counts.get('rejected', 0)} rejected "
         f"-> {out}"
     )
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="training YAML config (see configs/train/)"),
+    out: Path = typer.Option(..., "--out", help="checkpoint folder to write; rerun the same command to resume"),
+    set_: list[str] = typer.Option([], "--set", help="override KEY=VALUE (repeatable)"),
+    max_minutes: float = typer.Option(None, "--max-minutes", min=1.0, help="finish (and save) within this time"),
+) -> None:
+    """Train a checkpoint: image tokenizer, text tokenizer, findings classifier, diffusion model."""
+
+    def _train() -> str:
+        from medmint.config import load_train_config
+        from medmint.generators.diffusion.training import train as run_train
+
+        cfg = load_train_config(config, set_)
+        command = " ".join(["medmint", "train", str(config), "--out", str(out), *(f"--set {s}" for s in set_)]
+                           + ([f"--max-minutes {max_minutes}"] if max_minutes else []))
+        return run_train(cfg, out, command=command, max_minutes=max_minutes)
+
+    sha = _guarded(_train)
+    typer.echo(f"checkpoint {sha} -> {out}")
 
 
 class _progress:

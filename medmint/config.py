@@ -86,6 +86,98 @@ class MedmintConfig(_Strict):
 
 
 # ----------------------------------------------------------------------------------------------
+# Training configs (``medmint train``)
+# ----------------------------------------------------------------------------------------------
+
+
+class TrainDataConfig(_Strict):
+    source: str = Field("phantom", description="'phantom', or a MIMIC-CXR-JPG folder / manifest / DICOM folder")
+    n: int = Field(2000, ge=8, description="phantom studies to draw (source: phantom)")
+    size: int = Field(256, ge=64, le=1024, description="phantom image size")
+    holdout: float = Field(0.1, gt=0.0, lt=0.5, description="fraction held out for calibration and evaluation")
+    on_error: Literal["raise", "skip"] = "raise"
+    workers: int = Field(1, ge=1, le=256, description="processes drawing phantom studies")
+
+
+class ImageTokenizerTrainConfig(_Strict):
+    resolution: int = Field(128, ge=32, le=1024)
+    downsample: int = Field(8, ge=2, le=32)
+    levels: tuple[int, ...] = (8, 5, 5, 5)
+    channels: tuple[int, ...] = (64, 128, 256)
+    steps: int = Field(2000, ge=0)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(1e-3, gt=0)
+
+    @model_validator(mode="after")
+    def _shape(self) -> "ImageTokenizerTrainConfig":
+        stages = self.downsample.bit_length() - 1
+        if 2**stages != self.downsample:
+            raise ValueError(f"downsample {self.downsample} must be a power of two")
+        if len(self.channels) != stages:
+            raise ValueError(f"channels needs one width per 2x stage ({stages} for downsample {self.downsample})")
+        if self.resolution % self.downsample:
+            raise ValueError(f"resolution {self.resolution} is not a multiple of downsample {self.downsample}")
+        return self
+
+
+class TextTokenizerTrainConfig(_Strict):
+    vocab_size: int = Field(1024, ge=260, le=65536)
+    text_length: int = Field(128, ge=8, le=2048, description="report positions incl. EOT and padding")
+    pretrained: str | None = Field(None, description="a local tokenizer.json to use instead of training BPE")
+
+
+class ModelTrainConfig(_Strict):
+    family: Literal["llama", "qwen2", "gemma"] = "llama"
+    pretrained: str | None = Field(None, description="local pretrained backbone folder (no hub)")
+    hidden_size: int = Field(320, ge=16)
+    num_layers: int = Field(8, ge=1)
+    num_heads: int = Field(5, ge=1)
+    intermediate_size: int = Field(896, ge=16)
+    steps: int = Field(20000, ge=0)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(3e-4, gt=0)
+    warmup: int = Field(500, ge=0)
+    weight_decay: float = Field(0.01, ge=0)
+    ema: float = Field(0.999, ge=0, lt=1, description="EMA decay of the saved weights (0 = no EMA)")
+    t_min: float = Field(0.02, gt=0, lt=1, description="smallest diffusion time drawn (tames the 1/t weight)")
+    p_drop_all: float = Field(0.1, ge=0, le=1)
+    p_drop_each: float = Field(0.3, ge=0, le=1)
+    save_dtype: Literal["float32", "float16", "bfloat16"] = "float16"
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> "ModelTrainConfig":
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
+        return self
+
+
+class ClassifierTrainConfig(_Strict):
+    resolution: int = Field(128, ge=32, le=1024)
+    steps: int = Field(1500, ge=0)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(2e-3, gt=0)
+
+
+class SamplerDefaults(_Strict):
+    steps: int = Field(24, ge=1, le=1024)
+    temperature: float = Field(1.0, ge=0)
+    confidence_temperature: float = Field(4.5, ge=0)
+    guidance: float = Field(1.0, ge=0)
+
+
+class TrainConfig(_Strict):
+    seed: int = Field(0, ge=0, lt=2**63)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    save_every: int = Field(500, ge=1, description="model steps between resumable saves")
+    data: TrainDataConfig = TrainDataConfig()
+    image_tokenizer: ImageTokenizerTrainConfig = ImageTokenizerTrainConfig()
+    text_tokenizer: TextTokenizerTrainConfig = TextTokenizerTrainConfig()
+    model: ModelTrainConfig = ModelTrainConfig()
+    classifier: ClassifierTrainConfig = ClassifierTrainConfig()
+    sampler: SamplerDefaults = SamplerDefaults()
+
+
+# ----------------------------------------------------------------------------------------------
 # Loading
 # ----------------------------------------------------------------------------------------------
 
@@ -176,7 +268,9 @@ def _describe(err: dict[str, Any]) -> str:
     return f"'{key}': {msg}{shown}"
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> MedmintConfig:
+def load_config(
+    path: str | Path, overrides: list[str] | None = None, model: type[BaseModel] = MedmintConfig
+) -> Any:
     """Load, merge and validate a config; raises ConfigError with one line naming file and key."""
     path = Path(path)
     origins: Origins = {}
@@ -184,7 +278,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Medmint
     for ov in overrides or []:
         _apply_override(data, ov, origins)
     try:
-        return MedmintConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(str(p) for p in first["loc"])
@@ -193,11 +287,25 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Medmint
         raise ConfigError(f"{where}: {_describe(first)}{more}") from None
 
 
-def config_dict(cfg: MedmintConfig) -> dict[str, Any]:
+def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    return load_config(path, overrides, TrainConfig)
+
+
+_TRAIN_SECTIONS = {"data", "image_tokenizer", "text_tokenizer", "model", "classifier", "sampler", "save_every"}
+
+
+def load_any_config(path: str | Path, overrides: list[str] | None = None) -> BaseModel:
+    """A generation config, or a training config when the file has training sections and no target."""
+    data = _load_tree(Path(path), {})
+    is_train = "target" not in data and bool(_TRAIN_SECTIONS & set(data))
+    return load_config(path, overrides, TrainConfig if is_train else MedmintConfig)
+
+
+def config_dict(cfg: BaseModel) -> dict[str, Any]:
     return cfg.model_dump(mode="json")
 
 
-def config_sha256(cfg: MedmintConfig) -> str:
+def config_sha256(cfg: BaseModel) -> str:
     """Hash of the effective config (canonical JSON), so equal configs hash equal however written."""
     canonical = json.dumps(config_dict(cfg), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

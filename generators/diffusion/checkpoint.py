@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -39,6 +40,19 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _finite(obj: Any) -> Any:
+    """NaN/inf (e.g. an AUC with no positives) become null: medmint.json stays strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:  # numpy / torch scalars
+        return _finite(obj.item())
+    return obj
+
+
 def save_checkpoint(
     directory: str | Path,
     manifest: Mapping[str, Any],
@@ -59,7 +73,8 @@ def save_checkpoint(
     (directory / SUMS).unlink(missing_ok=True)  # a half-rewritten folder must not verify
     data = {"format": FORMAT, "format_version": FORMAT_VERSION, "medmint_version": medmint.__version__, **manifest}
     files: dict[str, Path] = {}
-    atomic_write_bytes(directory / MANIFEST, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+    text = json.dumps(_finite(data), indent=2, sort_keys=True, allow_nan=False)
+    atomic_write_bytes(directory / MANIFEST, (text + "\n").encode())
     files[MANIFEST] = directory / MANIFEST
     for name, state in tensors.items():
         contiguous = {k: v.detach().contiguous().cpu() for k, v in state.items()}

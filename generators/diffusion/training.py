@@ -1,0 +1,478 @@
+"""``medmint train``: data -> image tokenizer -> text tokenizer -> codes -> model -> classifier -> checkpoint.
+
+Every stage leaves its result in ``CKPT/.work`` before the next starts, and the model stage saves
+its full state every ``save_every`` steps, so a killed run restarted with the same command goes
+on from its last save. The finished checkpoint is written last (SHA256SUMS last of all) and the
+work folder is removed, so a folder either verifies or is visibly unfinished.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from medmint.atomic import atomic_write, atomic_write_bytes
+from medmint.config import TrainConfig, config_dict, config_sha256
+from medmint.generators.diffusion.checkpoint import SUMS, save_checkpoint
+from medmint.generators.diffusion.layout import VocabLayout
+from medmint.generators.diffusion.text_tokenizer import TextTokenizer, join_sections
+from medmint.records import CHEXPERT_LABELS, age_bin
+
+Log = Callable[[dict[str, Any]], None]
+WORK = ".work"
+_NONE = -2  # "unmentioned" in int8 label arrays
+
+
+class TrainingError(ValueError):
+    """Training cannot start or go on; the message names the folder, file or setting at fault."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingSet:
+    images: np.ndarray  # uint16 [N, S, S]
+    bits_stored: int
+    reports: list[str]  # "FINDINGS: ... IMPRESSION: ..."
+    labels: np.ndarray  # int8 [N, 14], CheXpert coding, _NONE for unmentioned
+    views: list[str]
+    sexes: list[str]
+    ages: np.ndarray  # int16 [N]
+    holdout: np.ndarray  # bool [N]
+
+    def label_dicts(self, rows: np.ndarray | None = None) -> list[dict[str, int | None]]:
+        idx = np.arange(len(self.reports)) if rows is None else rows
+        return [
+            {lab: (None if v == _NONE else int(v)) for lab, v in zip(CHEXPERT_LABELS, self.labels[i])} for i in idx
+        ]
+
+
+def _phantom_case(args: tuple[int, int]) -> tuple[np.ndarray, str, list[int], str, str, int]:
+    from medmint.generators.phantom import sample_case
+
+    seed, size = args
+    case = sample_case(seed, size=size)
+    labels = [_NONE if case.labels[k] is None else int(case.labels[k]) for k in CHEXPERT_LABELS]
+    return case.image, join_sections(case.findings, case.impression), labels, case.view, case.sex, case.age
+
+
+def _phantom_set(cfg: TrainConfig, log: Log) -> list[tuple]:
+    from medmint.records import seed_for
+
+    jobs = [(seed_for(f"train:{cfg.seed}:{i}"), cfg.data.size) for i in range(cfg.data.n)]
+    if cfg.data.workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(cfg.data.workers) as pool:
+            rows = pool.map(_phantom_case, jobs, chunksize=64)
+    else:
+        rows = [_phantom_case(j) for j in jobs]
+    log({"stage": "data", "source": "phantom", "studies": len(rows)})
+    return rows
+
+
+def _dataset_set(cfg: TrainConfig, log: Log) -> list[tuple]:
+    from PIL import Image
+
+    from medmint.generators.datasets import open_dataset
+
+    dataset = open_dataset(cfg.data.source, on_error=cfg.data.on_error)
+    rows = []
+    for ex in dataset:
+        img = ex.image
+        if img.shape != (cfg.data.size, cfg.data.size):
+            img = np.asarray(Image.fromarray(img.astype(np.float32)).resize((cfg.data.size,) * 2, Image.BILINEAR))
+        scale = (2**12 - 1) / (2**ex.bits_stored - 1)
+        img = np.clip(np.rint(img.astype(np.float64) * scale), 0, 4095).astype(np.uint16)
+        labels = [_NONE if ex.labels.get(k) is None else int(ex.labels[k]) for k in CHEXPERT_LABELS]
+        rows.append((img, join_sections(ex.findings, ex.impression), labels, ex.view or "PA", ex.sex or "F",
+                     int(ex.age or 60)))
+    log({"stage": "data", "source": cfg.data.source, **dataset.report.as_dict()})
+    if len(rows) < 8:
+        raise TrainingError(f"{cfg.data.source}: only {len(rows)} usable examples; need at least 8")
+    return rows
+
+
+def build_training_set(cfg: TrainConfig, log: Log) -> TrainingSet:
+    rows = _phantom_set(cfg, log) if cfg.data.source == "phantom" else _dataset_set(cfg, log)
+    n = len(rows)
+    order = np.random.default_rng(cfg.seed).permutation(n)
+    holdout = np.zeros(n, dtype=bool)
+    holdout[order[: max(2, int(round(n * cfg.data.holdout)))]] = True
+    return TrainingSet(
+        images=np.stack([r[0] for r in rows]).astype(np.uint16),
+        bits_stored=12,
+        reports=[r[1] for r in rows],
+        labels=np.array([r[2] for r in rows], dtype=np.int8),
+        views=[r[3] for r in rows],
+        sexes=[r[4] for r in rows],
+        ages=np.array([r[5] for r in rows], dtype=np.int16),
+        holdout=holdout,
+    )
+
+
+def _save_set(path: Path, ts: TrainingSet) -> None:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, images=ts.images, labels=ts.labels, ages=ts.ages, holdout=ts.holdout,
+                     reports=np.array(ts.reports), views=np.array(ts.views), sexes=np.array(ts.sexes))
+
+    atomic_write(path, write)
+
+
+def _load_set(path: Path) -> TrainingSet:
+    z = np.load(path)
+    return TrainingSet(z["images"], 12, [str(r) for r in z["reports"]], z["labels"], [str(v) for v in z["views"]],
+                       [str(s) for s in z["sexes"]], z["ages"], z["holdout"])
+
+
+def data_summary(ts: TrainingSet) -> dict[str, Any]:
+    """What the checkpoint learned from: the planner's reference and the validators' statistics."""
+    train = ~ts.holdout
+    pos = ts.labels[train] == 1
+    n = int(train.sum())
+    img = ts.images[train].astype(np.float64)
+    means = img.reshape(n, -1).mean(axis=1)
+    return {
+        "n_train": n,
+        "n_holdout": int(ts.holdout.sum()),
+        "labels": list(CHEXPERT_LABELS),
+        "prevalence": {lab: round(float(pos[:, i].mean()), 5) for i, lab in enumerate(CHEXPERT_LABELS)},
+        "uncertain_rate": {
+            lab: round(float((ts.labels[train][:, i] == -1).mean()), 5) for i, lab in enumerate(CHEXPERT_LABELS)
+        },
+        "cooccurrence": (pos.T.astype(np.int64) @ pos.astype(np.int64)).tolist(),
+        "views": {v: int(sum(1 for x, t in zip(ts.views, train) if t and x == v)) for v in sorted(set(ts.views))},
+        "sexes": {s: int(sum(1 for x, t in zip(ts.sexes, train) if t and x == s)) for s in sorted(set(ts.sexes))},
+        "age": {"mean": round(float(ts.ages[train].mean()), 2), "std": round(float(ts.ages[train].std()), 2)},
+        "image": {
+            "size": int(ts.images.shape[1]),
+            "bits_stored": ts.bits_stored,
+            "pixel_mean": round(float(img.mean()), 3),
+            "pixel_std": round(float(img.std()), 3),
+            "image_mean_percentiles": {str(p): round(float(np.percentile(means, p)), 3) for p in (1, 5, 50, 95, 99)},
+        },
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Stages
+# ----------------------------------------------------------------------------------------------
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("device: 'cuda' requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def _torch_save(path: Path, obj: Any) -> None:
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def train_image_tokenizer_stage(cfg: TrainConfig, ts: TrainingSet, work: Path, device: torch.device, log: Log):
+    from medmint.generators.diffusion.image_tokenizer import (
+        ImageTokenizer,
+        ImageTokenizerConfig,
+        reconstruction_report,
+        train_image_tokenizer,
+    )
+
+    c = cfg.image_tokenizer
+    tcfg = ImageTokenizerConfig(resolution=c.resolution, downsample=c.downsample, levels=c.levels, channels=c.channels)
+    path = work / "image_tokenizer.pt"
+    if path.exists():
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        model = ImageTokenizer.load(saved["config"], saved["model"], device=device)
+        return model, saved["report"]
+    model, history = train_image_tokenizer(
+        ts.images[~ts.holdout], tcfg, steps=c.steps, batch_size=c.batch_size, lr=c.lr, device=device, seed=cfg.seed,
+        bits_stored=ts.bits_stored, log=lambda d: log({"stage": "image_tokenizer", **d}),
+    )
+    report = reconstruction_report(model, ts.images[ts.holdout][:512], bits_stored=ts.bits_stored)
+    report = {k: v for k, v in report.items() if isinstance(v, (int, float, str))}
+    report["steps"] = c.steps
+    report["seconds"] = round(float(history.get("seconds", 0.0)), 1)
+    log({"stage": "image_tokenizer", "done": True, **report})
+    _torch_save(path, {"config": model.to_json(), "model": model.state_dict(), "report": report})
+    return model, report
+
+
+def train_text_tokenizer_stage(cfg: TrainConfig, ts: TrainingSet, work: Path, log: Log) -> TextTokenizer:
+    path = work / "text_tokenizer.json"
+    if not path.exists():
+        if cfg.text_tokenizer.pretrained:
+            tok = TextTokenizer.from_file(cfg.text_tokenizer.pretrained)
+        else:
+            tok = TextTokenizer.train([r for r, h in zip(ts.reports, ts.holdout) if not h], cfg.text_tokenizer.vocab_size)
+        atomic_write_bytes(path, tok.to_str().encode())
+        log({"stage": "text_tokenizer", "vocab_size": tok.vocab_size})
+    return TextTokenizer.from_file(path)
+
+
+def encode_stage(ts: TrainingSet, image_tok: Any, text_tok: TextTokenizer, layout: VocabLayout, work: Path, log: Log):
+    path = work / "sequences.npy"
+    if not path.exists():
+        codes = image_tok.encode(ts.images, ts.bits_stored)
+        seqs = np.empty((len(ts.reports), layout.seq_len), dtype=np.int64)
+        truncated = 0
+        for i, (report, labels) in enumerate(zip(ts.reports, ts.label_dicts())):
+            ids = text_tok.encode(report)
+            truncated += len(ids) > layout.text_length - 1
+            cond = layout.condition_ids(labels, ts.views[i], ts.sexes[i], age_bin(int(ts.ages[i])))
+            seqs[i] = layout.assemble(cond, codes[i], ids)
+        atomic_write(path, lambda tmp: np.save(open(tmp, "wb"), seqs))
+        log({"stage": "encode", "sequences": len(seqs), "reports_truncated": truncated})
+    return np.load(path)
+
+
+def _lr(step: int, total: int, lr: float, warmup: int, time_fraction: float = 0.0) -> float:
+    """Warmup, then cosine to 5 % over the steps, or over the time budget if that runs out first."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = max((step - warmup) / max(1, total - warmup), time_fraction)
+    return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def train_model_stage(
+    cfg: TrainConfig, layout: VocabLayout, seqs: np.ndarray, holdout: np.ndarray, work: Path, device: torch.device,
+    log: Log, seconds_budget: float | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """``seconds_budget``: wall time this call may spend; the LR anneals to fit it (not part of the
+    config hash, so a time-boxed run and a resumed one share their state)."""
+    from medmint.generators.diffusion.model import MeDiMModel
+    from medmint.generators.diffusion.noise import NoiseConfig, diffusion_loss
+
+    m = cfg.model
+    backbone: dict[str, Any]
+    if m.pretrained:
+        backbone = {"pretrained": m.pretrained}
+    else:
+        backbone = {"family": m.family, "hidden_size": m.hidden_size, "num_hidden_layers": m.num_layers,
+                    "num_attention_heads": m.num_heads, "num_key_value_heads": m.num_heads,
+                    "intermediate_size": m.intermediate_size}
+    noise = NoiseConfig(t_min=m.t_min, p_drop_all=m.p_drop_all, p_drop_each=m.p_drop_each)
+    torch.manual_seed(cfg.seed)
+    model = MeDiMModel(layout, {"backbone": backbone}).to(device)
+    ema = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+    opt = torch.optim.AdamW(model.parameters(), lr=m.lr, betas=(0.9, 0.98), weight_decay=m.weight_decay)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(cfg.seed)
+    step, seconds, history = 0, 0.0, []
+    state_path = work / "model_state.pt"
+    if state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema = state["ema"]
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"].cpu() if device.type == "cpu" else state["generator"])
+        step, seconds, history = state["step"], state["seconds"], state["history"]
+        log({"stage": "model", "resumed_at": step})
+
+    train_idx = np.flatnonzero(~holdout)
+    data = torch.as_tensor(seqs, device=device)
+    use_amp = device.type == "cuda"
+    started = time.perf_counter() - seconds
+    call_started = time.perf_counter()
+    stopped_early = False
+
+    def save() -> None:
+        _torch_save(state_path, {"model": model.state_dict(), "ema": ema, "optimizer": opt.state_dict(),
+                                 "generator": gen.get_state(), "step": step, "history": history,
+                                 "seconds": time.perf_counter() - started})
+
+    model.train()
+    while step < m.steps:
+        time_fraction = 0.0
+        if seconds_budget is not None:
+            time_fraction = (time.perf_counter() - call_started) / seconds_budget
+            if time_fraction >= 1.0:
+                stopped_early = True
+                break
+        rows = np.random.default_rng([cfg.seed, step]).choice(train_idx, size=min(m.batch_size, len(train_idx)))
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, m.steps, m.lr, m.warmup, time_fraction)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            loss, stats = diffusion_loss(model, data[torch.as_tensor(rows, device=device)], layout, gen, noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        with torch.no_grad():
+            decay = min(m.ema, (1 + step) / (10 + step)) if m.ema > 0 else 0.0
+            for k, v in model.state_dict().items():
+                if v.dtype.is_floating_point:
+                    ema[k].mul_(decay).add_(v.float(), alpha=1 - decay)
+                else:
+                    ema[k].copy_(v)
+        if step % max(1, min(100, m.steps // 20)) == 0 or step == m.steps:
+            entry = {"step": step, "loss": round(float(loss), 4), "nll": round(stats.get("nll", 0.0), 4),
+                     "acc": round(stats.get("acc", 0.0), 4), "seconds": round(time.perf_counter() - started, 1)}
+            history.append(entry)
+            log({"stage": "model", **entry})
+        if step % cfg.save_every == 0:
+            save()
+    save()
+    model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in ema.items()})
+    model.eval()
+    summary = {"steps_done": step, "steps_planned": m.steps, "stopped_early": stopped_early,
+               "seconds": round(time.perf_counter() - started, 1), "final": history[-1] if history else None,
+               "noise": noise.to_dict(), "parameters": model.num_parameters(),
+               "flops_per_forward": model.flops_per_forward()}
+    log({"stage": "model", "done": True, **{k: v for k, v in summary.items() if k != "noise"}})
+    return model, summary
+
+
+def train_classifier_stage(cfg: TrainConfig, ts: TrainingSet, work: Path, device: torch.device, log: Log):
+    from medmint.validators.findings_classifier import (
+        FindingsClassifier,
+        FindingsClassifierConfig,
+        classifier_report,
+        train_findings_classifier,
+    )
+
+    path = work / "classifier.pt"
+    if path.exists():
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        return FindingsClassifier.load(saved["config"], saved["model"], device=device), saved["report"]
+    c = cfg.classifier
+    train, hold = np.flatnonzero(~ts.holdout), np.flatnonzero(ts.holdout)
+    model, _ = train_findings_classifier(
+        ts.images[train], ts.label_dicts(train), FindingsClassifierConfig(resolution=c.resolution), steps=c.steps,
+        batch_size=c.batch_size, lr=c.lr, device=device, seed=cfg.seed, bits_stored=ts.bits_stored,
+        log=lambda d: log({"stage": "classifier", **d}),
+    )
+    model.calibrate(ts.images[hold], ts.label_dicts(hold), bits_stored=ts.bits_stored)
+    report = classifier_report(model, ts.images[hold], ts.label_dicts(hold), bits_stored=ts.bits_stored)
+    log({"stage": "classifier", "done": True, "report": report})
+    _torch_save(path, {"config": model.to_json(), "model": model.state_dict(), "report": report})
+    return model, report
+
+
+# ----------------------------------------------------------------------------------------------
+# The whole run
+# ----------------------------------------------------------------------------------------------
+
+
+def _cast(state: dict[str, torch.Tensor], dtype: str) -> dict[str, torch.Tensor]:
+    target = getattr(torch, dtype)
+    return {k: (v.to(target) if v.dtype.is_floating_point else v) for k, v in state.items()}
+
+
+def _open_out(out: Path, digest: str) -> Path:
+    work = out / WORK
+    if (out / SUMS).exists():
+        raise TrainingError(f"{out}: already holds a finished checkpoint; use a new --out folder")
+    marker = work / "config_sha256"
+    if marker.exists() and marker.read_text().strip() != digest:
+        raise TrainingError(f"{out}: holds an unfinished training run with another config; use a new --out folder")
+    if out.exists() and not marker.exists() and any(out.iterdir()):
+        raise TrainingError(f"{out}: folder is not empty and holds no medmint training run")
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(marker, digest.encode())
+    except OSError as exc:
+        raise TrainingError(f"{out}: not writable ({exc.strerror or exc})") from None
+    return work
+
+
+def stderr_log(entry: dict[str, Any]) -> None:
+    print(json.dumps(entry, default=str), file=sys.stderr, flush=True)
+
+
+SAVE_RESERVE_S = 30.0
+
+
+def train(
+    cfg: TrainConfig,
+    out: str | Path,
+    *,
+    log: Log = stderr_log,
+    command: str | None = None,
+    max_minutes: float | None = None,
+) -> str:
+    """Run (or resume) every stage; returns the checkpoint's SHA-256.
+
+    ``max_minutes`` bounds the whole call: the model stage (last) gets what is left and anneals
+    its learning rate to finish in time; steps done are recorded in medmint.json."""
+    out = Path(out)
+    digest = config_sha256(cfg)
+    work = _open_out(out, digest)
+    device = resolve_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    log_file = open(work / "train.log.jsonl", "a")
+
+    def both(entry: dict[str, Any]) -> None:
+        log(entry)
+        log_file.write(json.dumps(entry, default=str) + "\n")
+        log_file.flush()
+
+    started = time.perf_counter()
+    both({"stage": "start", "device": str(device), "config_sha256": digest, "torch": torch.__version__})
+    data_path = work / "data.npz"
+    if not data_path.exists():
+        _save_set(data_path, build_training_set(cfg, both))
+    ts = _load_set(data_path)
+    image_tok, image_report = train_image_tokenizer_stage(cfg, ts, work, device, both)
+    text_tok = train_text_tokenizer_stage(cfg, ts, work, both)
+    layout = VocabLayout(text_vocab=text_tok.vocab_size, image_codes=image_tok.codebook_size,
+                         image_tokens=image_tok.tokens_per_image, text_length=cfg.text_tokenizer.text_length)
+    seqs = encode_stage(ts, image_tok, text_tok, layout, work, both)
+    classifier, classifier_report = train_classifier_stage(cfg, ts, work, device, both)
+    budget = None
+    if max_minutes is not None:
+        budget = max_minutes * 60 - (time.perf_counter() - started) - SAVE_RESERVE_S
+        if budget <= 0:
+            raise TrainingError(f"--max-minutes {max_minutes}: no time left for the model stage")
+    model, model_summary = train_model_stage(cfg, layout, seqs, ts.holdout, work, device, both, budget)
+
+    manifest = {
+        "layout": layout.to_json(),
+        "model": model.to_json(),
+        "image_tokenizer": {"config": image_tok.to_json(), "holdout": image_report},
+        "text_tokenizer": {"vocab_size": text_tok.vocab_size},
+        "critics": {"findings": {"file": "critic_findings.safetensors", "config": classifier.to_json(),
+                                 "holdout": classifier_report}},
+        "sampler": config_dict(cfg.sampler),
+        "training": {"config": config_dict(cfg), "config_sha256": digest, "model": model_summary,
+                     "device": str(device), "torch": torch.__version__,
+                     "seconds": round(time.perf_counter() - started, 1), "command": command},
+        "data_summary": data_summary(ts),
+    }
+    sha = save_checkpoint(
+        out,
+        manifest,
+        {
+            "model.safetensors": _cast(model.state_dict(), cfg.model.save_dtype),
+            "image_tokenizer.safetensors": _cast(image_tok.state_dict(), cfg.model.save_dtype),
+            "critic_findings.safetensors": _cast(classifier.state_dict(), cfg.model.save_dtype),
+        },
+        {"text_tokenizer.json": text_tok.to_str()},
+    )
+    both({"stage": "done", "checkpoint_sha256": sha, "seconds": round(time.perf_counter() - started, 1)})
+    log_file.close()
+    shutil.copy(work / "train.log.jsonl", out / "train.log.jsonl.tmp")
+    shutil.rmtree(work)
+    os.replace(out / "train.log.jsonl.tmp", out / "train.log.jsonl")
+    return sha
+
+
+__all__ = ["TrainingError", "TrainingSet", "build_training_set", "data_summary", "train"]
