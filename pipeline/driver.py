@@ -89,8 +89,13 @@ def generate(
     from medmint.generators.registry import create_generator
 
     create_generator(cfg.generator)  # an unavailable generator fails here, before OUT is touched
+    checkpoint_sha256 = None
+    if cfg.generator.checkpoint:
+        from medmint.generators.diffusion.checkpoint import verify_checkpoint
+
+        checkpoint_sha256 = verify_checkpoint(cfg.generator.checkpoint).sha256  # missing/corrupt: fail now
     out = Path(out)
-    manifest = open_run(out, cfg, checkpoint_sha256=None)
+    manifest = open_run(out, cfg, checkpoint_sha256=checkpoint_sha256)
     if manifest.complete:
         return manifest
     with _exclusive(out):

@@ -322,7 +322,7 @@ def train_model_stage(
                 else:
                     ema[k].copy_(v)
         if step % max(1, min(100, m.steps // 20)) == 0 or step == m.steps:
-            entry = {"step": step, "loss": round(float(loss), 4), "nll": round(stats.get("nll", 0.0), 4),
+            entry = {"step": step, "loss": round(float(loss.detach()), 4), "nll": round(stats.get("nll", 0.0), 4),
                      "acc": round(stats.get("acc", 0.0), 4), "seconds": round(time.perf_counter() - started, 1)}
             history.append(entry)
             log({"stage": "model", **entry})

@@ -167,7 +167,8 @@ def test_out_holding_another_run_is_refused_and_left_untouched(run_a):
         (["--set", "target.colour=red"], "unknown key 'target.colour'"),
         (["--set", "target.total=lots"], "'target.total'"),
         (["--runner", "TurboRunner"], "unknown runner 'TurboRunner'"),
-        (["--set", "generator.name=diffusion", "--set", "generator.checkpoint=/nope"], "generator.name"),
+        (["--set", "generator.name=diffusion", "--set", "generator.checkpoint=/nope"], "/nope: checkpoint folder not found"),
+        (["--set", "generator.name=diffusion"], "generator.checkpoint is required"),
     ],
 )
 def test_bad_config_fails_before_touching_out(tmp_path, extra, expected):
