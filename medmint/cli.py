@@ -177,6 +177,32 @@ def train(
     typer.echo(f"checkpoint {sha} -> {out}")
 
 
+@app.command()
+def evaluate(
+    checkpoint: Path = typer.Argument(..., help="checkpoint folder"),
+    n: int = typer.Option(500, "--n", min=2, help="samples per task"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda"),
+    batch_size: int = typer.Option(32, "--batch-size", min=1),
+    out: Path = typer.Option(None, "--out", help="also write the JSON here"),
+) -> None:
+    """Sample every task from a checkpoint and print its figures as JSON."""
+
+    def _evaluate() -> dict[str, Any]:
+        from medmint.pipeline.evaluate import evaluate as run_evaluate
+
+        with _progress("evaluating", None) as advance:
+            return run_evaluate(str(checkpoint), n=n, device=device, batch_size=batch_size,
+                                progress=lambda task, done, total: advance(done, total))
+
+    figures = _guarded(_evaluate)
+    text = json.dumps(figures, indent=2, allow_nan=False, default=float)
+    if out:
+        from medmint.atomic import atomic_write_bytes
+
+        atomic_write_bytes(out, (text + "\n").encode())
+    typer.echo(text)
+
+
 class _progress:
     """A rich progress bar on stderr; ``advance(done, total=None)`` sets the absolute position."""
 
