@@ -9,7 +9,6 @@ work folder is removed, so a folder either verifies or is visibly unfinished.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import sys
@@ -27,6 +26,7 @@ from medmint.generators.diffusion.checkpoint import SUMS, save_checkpoint
 from medmint.generators.diffusion.layout import VocabLayout
 from medmint.generators.diffusion.text_tokenizer import TextTokenizer, join_sections
 from medmint.records import CHEXPERT_LABELS, age_bin
+from medmint.schedules import warmup_cosine
 
 Log = Callable[[dict[str, Any]], None]
 WORK = ".work"
@@ -241,14 +241,6 @@ def encode_stage(ts: TrainingSet, image_tok: Any, text_tok: TextTokenizer, layou
     return np.load(path)
 
 
-def _lr(step: int, total: int, lr: float, warmup: int, time_fraction: float = 0.0) -> float:
-    """Warmup, then cosine to 5 % over the steps, or over the time budget if that runs out first."""
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    progress = max((step - warmup) / max(1, total - warmup), time_fraction)
-    return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
 def train_model_stage(
     cfg: TrainConfig, layout: VocabLayout, seqs: np.ndarray, holdout: np.ndarray, work: Path, device: torch.device,
     log: Log, seconds_budget: float | None = None,
@@ -306,7 +298,7 @@ def train_model_stage(
                 break
         rows = np.random.default_rng([cfg.seed, step]).choice(train_idx, size=min(m.batch_size, len(train_idx)))
         for group in opt.param_groups:
-            group["lr"] = _lr(step, m.steps, m.lr, m.warmup, time_fraction)
+            group["lr"] = warmup_cosine(step, m.steps, m.lr, m.warmup, time_fraction=time_fraction)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             loss, stats = diffusion_loss(model, data[torch.as_tensor(rows, device=device)], layout, gen, noise)
         opt.zero_grad(set_to_none=True)
