@@ -1,0 +1,41 @@
+"""`medmint evaluate` on a tiny checkpoint: every figure is present, finite and in range."""
+
+import json
+import math
+
+import pytest
+
+from medmint.config import load_train_config
+from medmint.generators.diffusion.training import train
+from tests.conftest import CONFIGS, medmint_cli
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ev") / "tiny"
+    train(load_train_config(CONFIGS / "train" / "tiny.yaml"), out, log=lambda e: None)
+    return out
+
+
+def test_evaluate_reports_every_task(ckpt, tmp_path):
+    proc = medmint_cli("evaluate", str(ckpt), "--n", "6", "--device", "cpu", "--batch-size", "4",
+                       "--out", str(tmp_path / "figures.json"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout)
+    assert figures == json.loads((tmp_path / "figures.json").read_text())
+    joint = figures["joint_conditional"]
+    assert 0.0 <= joint["report_label_exact_match"] <= 1.0
+    assert set(joint["image_vs_requested"]["per_label"]) >= {"Cardiomegaly", "Pleural Effusion"}
+    assert 0.0 <= figures["joint_unconditional"]["image_report_agreement"] <= 1.0
+    for task in ("report_from_image", "image_from_report"):
+        assert "per_label" in figures[task]
+    fd = figures["frechet"]
+    assert fd["real_vs_real"] > 0 and math.isfinite(fd["generated_vs_real"]) and fd["ratio"] > 0
+    assert set(figures["seconds_per_sample"]) == {"joint", "joint_unconditional", "report_from_image",
+                                                  "image_from_report"}
+    assert figures["feature_extractor"].startswith("medmint findings classifier")
+
+
+def test_evaluate_missing_checkpoint(tmp_path):
+    proc = medmint_cli("evaluate", str(tmp_path / "nope"))
+    assert proc.returncode == 2 and "checkpoint folder not found" in proc.stderr
