@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -72,7 +72,8 @@ class ImageTokenizerConfig:
         if len(self.channels) != n_down:
             raise ValueError(f"channels needs one width per 2x stage ({n_down}), got {self.channels}")
         if self.resolution % self.downsample:
-            raise ValueError(f"resolution {self.resolution} is not a multiple of downsample {self.downsample}")
+            raise ValueError(f"resolution {self.resolution} is not a multiple of downsample "
+                             f"{self.downsample}")
         if not self.levels or any(int(l) < 2 for l in self.levels):
             raise ValueError(f"every FSQ level must be >= 2, got {self.levels}")
         object.__setattr__(self, "levels", tuple(int(l) for l in self.levels))
@@ -270,7 +271,8 @@ class ImageTokenizer(nn.Module):
 
         ``bits_stored`` defaults to ``cfg.bits_stored``. Runs in eval mode, float32, deterministic.
         """
-        x = prepare_images(images, self.cfg.resolution, self.cfg.bits_stored if bits_stored is None else bits_stored)
+        bits = self.cfg.bits_stored if bits_stored is None else bits_stored
+        x = prepare_images(images, self.cfg.resolution, bits)
         was_training = self.training
         self.eval()
         try:
@@ -291,8 +293,8 @@ class ImageTokenizer(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            out = [self.decode_tensor(torch.from_numpy(codes[i:i + batch_size].astype(np.int64))).float().cpu().numpy()
-                   for i in range(0, len(codes), batch_size)]
+            out = [self.decode_tensor(torch.from_numpy(codes[i:i + batch_size].astype(np.int64)))
+                   .float().cpu().numpy() for i in range(0, len(codes), batch_size)]
         finally:
             self.train(was_training)
         return from_unit(np.concatenate(out), self.cfg.bits_stored)
@@ -334,7 +336,8 @@ def psnr(a: np.ndarray, b: np.ndarray, bits_stored: int) -> np.ndarray | float:
 
 
 def reconstruction_report(model: ImageTokenizer, images: np.ndarray | Iterable[Any],
-                          bits_stored: int | Sequence[int] | None = None, *, batch_size: int = 64) -> dict[str, float]:
+                          bits_stored: int | Sequence[int] | None = None, *,
+                          batch_size: int = 64) -> dict[str, float]:
     """Round-trip quality on ``images``, judged at the tokenizer's resolution and bits.
 
     The reference is each input area-resized to ``cfg.resolution`` and requantised to
@@ -421,6 +424,7 @@ def train_image_tokenizer(
     log: Callable[[dict[str, float]], None] | None = None,
     log_every: int = 50,
     resume_state: Mapping[str, Any] | None = None,
+    stop_at: int | None = None,
 ) -> tuple[ImageTokenizer, dict[str, Any]]:
     """Train a tokenizer from scratch (or resume one) on ``images``.
 
@@ -429,9 +433,11 @@ def train_image_tokenizer(
     (see ``medmint.imaging.prepare_images``); all are resized to ``cfg.resolution`` and kept in
     memory as float32.
 
-    ``steps`` is the total step count of the run: the cosine schedule spans it, and a resumed run
-    (``resume_state=history["state"]`` of an earlier call) continues from its step counter up to
-    ``steps`` with the same model, optimizer and data order, so 0->k then k->n equals 0->n.
+    ``steps`` is the total step count of the run: the cosine schedule spans it. ``stop_at=k``
+    ends this call after step k (a chunk of a longer run); a resumed call
+    (``resume_state=history["state"]`` of an earlier one, same ``steps``) continues from its step
+    counter with the same model, optimizer and data order, so 0->k then k->n equals 0->n exactly
+    on CPU. Save ``history["state"]`` with ``torch.save`` between processes.
     Loss: ``l1_weight * L1 + mse_weight * MSE + edge_weight * L1(image gradients)``, AdamW,
     warmup then cosine LR, gradient clipping, bf16 autocast on CUDA only. On CPU a seed gives
     the same weights every time.
@@ -469,7 +475,8 @@ def train_image_tokenizer(
     history: dict[str, Any] = {k: [] for k in ("step", "loss", "l1", "mse", "edge", "lr")}
     model.train()
     t0 = time.perf_counter()
-    for step in range(start, steps):
+    end = steps if stop_at is None else max(start, min(steps, int(stop_at)))
+    for step in range(start, end):
         cur_lr = _lr_at(step, steps, lr, warmup, cfg.min_lr_ratio)
         for g in opt.param_groups:
             g["lr"] = cur_lr
@@ -491,7 +498,7 @@ def train_image_tokenizer(
                "lr": cur_lr}
         for k, v in rec.items():
             history[k].append(v)
-        if log is not None and ((step + 1) % log_every == 0 or step + 1 == steps):
+        if log is not None and ((step + 1) % log_every == 0 or step + 1 == end):
             log({**rec, "seconds": time.perf_counter() - t0})
     history["seconds"] = time.perf_counter() - t0
     model.to(memory_format=torch.contiguous_format)
@@ -499,7 +506,7 @@ def train_image_tokenizer(
     history["state"] = {
         "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "optimizer": _contiguous(copy.deepcopy(opt.state_dict())),
-        "step": max(start, steps),
+        "step": max(start, end),
         "seed": seed,
         "config": cfg.to_json(),
     }
