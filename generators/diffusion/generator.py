@@ -56,7 +56,6 @@ class DiffusionGenerator:
         self.bits_stored = int(self.image_tokenizer.cfg.bits_stored)
         self.checkpoint = ckpt
         self.checkpoint_sha256 = ckpt.sha256
-        torch.set_grad_enabled(False)
 
     def initial_sequences(self, requests: Sequence[SampleRequest]) -> np.ndarray:
         from medmint.generators.diffusion.sampler import init_sequence
