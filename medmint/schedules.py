@@ -7,6 +7,7 @@ rates an uninterrupted one would.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -31,3 +32,15 @@ def epoch_batch(n: int, batch_size: int, step: int, seed: int) -> np.ndarray:
         perm = np.random.default_rng([seed, epoch]).permutation(n)
         out.extend(perm[pos : pos + batch_size - len(out)].tolist())
     return np.asarray(out, dtype=np.int64)
+
+
+def contiguous_state(obj: Any) -> Any:
+    """Optimizer state with every tensor made contiguous: channels-last training leaves strided
+    moments that safetensors refuses to save. Duck-typed so this module needs no torch import."""
+    if hasattr(obj, "contiguous") and callable(obj.contiguous):
+        return obj.contiguous()
+    if isinstance(obj, dict):
+        return {k: contiguous_state(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [contiguous_state(v) for v in obj]
+    return obj

@@ -35,6 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from medmint.imaging import prepare_images
+from medmint.schedules import contiguous_state, epoch_batch, warmup_cosine
 
 __all__ = [
     "DRAWABLE_FINDINGS",
@@ -342,21 +343,8 @@ def classifier_report(model: FindingsClassifier, images: Images, label_matrix: L
 # --- training -----------------------------------------------------------------------------
 
 
-def _batch_indices(n: int, batch_size: int, step: int, seed: int) -> np.ndarray:
-    start = step * batch_size
-    out: list[int] = []
-    while len(out) < batch_size:
-        epoch, pos = divmod(start + len(out), n)
-        perm = np.random.default_rng([seed, epoch]).permutation(n)
-        out.extend(perm[pos:pos + batch_size - len(out)].tolist())
-    return np.asarray(out, dtype=np.int64)
 
 
-def _lr_at(step: int, total: int, lr: float, warmup: int, min_ratio: float) -> float:
-    if warmup and step < warmup:
-        return lr * (step + 1) / warmup
-    frac = (step - warmup) / max(1, total - warmup)
-    return lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
 
 def augment_batch(x: torch.Tensor, cfg: FindingsClassifierConfig, gen: torch.Generator) -> torch.Tensor:
@@ -461,10 +449,10 @@ def train_findings_classifier(
     t0 = time.perf_counter()
     end = steps if stop_at is None else max(start, min(steps, int(stop_at)))
     for step in range(start, end):
-        cur_lr = _lr_at(step, steps, lr, warmup, cfg.min_lr_ratio)
+        cur_lr = warmup_cosine(step, steps, lr, warmup, cfg.min_lr_ratio)
         for g in opt.param_groups:
             g["lr"] = cur_lr
-        idx = _batch_indices(n, batch_size, step, seed)
+        idx = epoch_batch(n, batch_size, step, seed)
         x = torch.from_numpy(data[idx])[:, None].to(device)
         t = torch.from_numpy(y[idx]).to(device)
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + step)
@@ -493,19 +481,10 @@ def train_findings_classifier(
     state_opt = copy.deepcopy(opt.state_dict())
     history["state"] = {
         "model": {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()},
-        "optimizer": _contiguous(state_opt),
+        "optimizer": contiguous_state(state_opt),
         "step": max(start, end),
         "seed": seed,
         "config": cfg.to_json(),
     }
     return model, history
 
-
-def _contiguous(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.contiguous()
-    if isinstance(obj, dict):
-        return {k: _contiguous(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_contiguous(v) for v in obj]
-    return obj

@@ -34,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from medmint.imaging import from_unit, prepare_images
+from medmint.schedules import contiguous_state, epoch_batch, warmup_cosine
 
 __all__ = [
     "ImageTokenizerConfig",
@@ -376,33 +377,10 @@ def reconstruction_report(model: ImageTokenizer, images: np.ndarray | Iterable[A
 # --- training -----------------------------------------------------------------------------
 
 
-def _batch_indices(n: int, batch_size: int, step: int, seed: int) -> np.ndarray:
-    """Indices of batch ``step``: consecutive slices of per-epoch permutations, so a resumed run
-    sees exactly the batches an uninterrupted one would."""
-    start = step * batch_size
-    out = []
-    while len(out) < batch_size:
-        epoch, pos = divmod(start + len(out), n)
-        perm = np.random.default_rng([seed, epoch]).permutation(n)
-        out.extend(perm[pos:pos + batch_size - len(out)].tolist())
-    return np.asarray(out, dtype=np.int64)
 
 
-def _lr_at(step: int, total: int, lr: float, warmup: int, min_ratio: float) -> float:
-    if warmup and step < warmup:
-        return lr * (step + 1) / warmup
-    frac = (step - warmup) / max(1, total - warmup)
-    return lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
 
-def _contiguous(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.contiguous()
-    if isinstance(obj, dict):
-        return {k: _contiguous(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_contiguous(v) for v in obj]
-    return obj
 
 
 def _edge_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -477,10 +455,10 @@ def train_image_tokenizer(
     t0 = time.perf_counter()
     end = steps if stop_at is None else max(start, min(steps, int(stop_at)))
     for step in range(start, end):
-        cur_lr = _lr_at(step, steps, lr, warmup, cfg.min_lr_ratio)
+        cur_lr = warmup_cosine(step, steps, lr, warmup, cfg.min_lr_ratio)
         for g in opt.param_groups:
             g["lr"] = cur_lr
-        x = torch.from_numpy(data[_batch_indices(n, batch_size, step, seed)])[:, None].to(device)
+        x = torch.from_numpy(data[epoch_batch(n, batch_size, step, seed)])[:, None].to(device)
         x = x.contiguous(memory_format=fmt)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
             recon, _ = model(x)
@@ -505,7 +483,7 @@ def train_image_tokenizer(
     model.eval()
     history["state"] = {
         "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "optimizer": _contiguous(copy.deepcopy(opt.state_dict())),
+        "optimizer": contiguous_state(copy.deepcopy(opt.state_dict())),
         "step": max(start, end),
         "seed": seed,
         "config": cfg.to_json(),
