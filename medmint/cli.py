@@ -184,14 +184,17 @@ def evaluate(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda"),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
     out: Path = typer.Option(None, "--out", help="also write the JSON here"),
+    sampler: list[str] = typer.Option([], "--sampler", help="override the checkpoint's sampler KEY=VALUE "
+                                      "(steps, temperature, guidance, ...; repeatable)"),
 ) -> None:
     """Sample every task from a checkpoint and print its figures as JSON."""
 
     def _evaluate() -> dict[str, Any]:
         from medmint.pipeline.evaluate import evaluate as run_evaluate
 
+        overrides = _key_values(sampler, "--sampler")
         with _progress("evaluating", None) as advance:
-            return run_evaluate(str(checkpoint), n=n, device=device, batch_size=batch_size,
+            return run_evaluate(str(checkpoint), n=n, device=device, batch_size=batch_size, sampler=overrides,
                                 progress=lambda task, done, total: advance(done, total))
 
     figures = _guarded(_evaluate)
@@ -201,6 +204,21 @@ def evaluate(
 
         atomic_write_bytes(out, (text + "\n").encode())
     typer.echo(text)
+
+
+def _key_values(items: list[str], option: str) -> dict[str, Any]:
+    """KEY=VALUE pairs with YAML-typed values (``guidance=2`` is a number, not a string)."""
+    import yaml
+
+    from medmint.config import ConfigError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{option} {item!r}: expected KEY=VALUE")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
 
 
 class _progress:

@@ -44,7 +44,7 @@ def _request(i: int, task: str, findings: dict, case: Any | None = None, **extra
 
 def evaluate(
     checkpoint: str, *, n: int = 500, device: str = "auto", batch_size: int = 32,
-    progress: Callable[[str, int, int], None] | None = None,
+    sampler: dict[str, Any] | None = None, progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     from medmint.generators.diffusion.generator import DiffusionGenerator
     from medmint.generators.phantom import sample_labels
@@ -52,7 +52,7 @@ def evaluate(
     from medmint.validators.metrics import binary_scores, frechet_distance, positive_sets
     from medmint.validators.report_labeler import label_report
 
-    gen = DiffusionGenerator()
+    gen = DiffusionGenerator(sampler)
     gen.load(checkpoint, device)
     critic_cfg = gen.checkpoint.manifest["critics"]["findings"]
     classifier = FindingsClassifier.load(critic_cfg["config"], gen.checkpoint.tensors(critic_cfg["file"]),

@@ -48,6 +48,13 @@ class SamplerConfig:
     bf16: bool = True  # autocast to bfloat16 on CUDA (ignored on CPU)
 
     def __post_init__(self) -> None:
+        for name, field in self.__dataclass_fields__.items():
+            value, kind = getattr(self, name), field.type
+            ok = isinstance(value, bool) if kind == "bool" else (
+                isinstance(value, int) and not isinstance(value, bool) if kind == "int" else
+                isinstance(value, (int, float)) and not isinstance(value, bool) if kind == "float" else True)
+            if not ok:
+                raise ValueError(f"sampler {name} {value!r}: expected {kind}")
         if self.steps < 1:
             raise ValueError(f"sampler steps {self.steps!r}: expected >= 1")
         if self.temperature < 0 or self.confidence_temperature < 0:

@@ -39,3 +39,21 @@ def test_evaluate_reports_every_task(ckpt, tmp_path):
 def test_evaluate_missing_checkpoint(tmp_path):
     proc = medmint_cli("evaluate", str(tmp_path / "nope"))
     assert proc.returncode == 2 and "checkpoint folder not found" in proc.stderr
+
+
+def test_evaluate_sampler_overrides_reach_the_sampler(ckpt):
+    proc = medmint_cli("evaluate", str(ckpt), "--n", "2", "--device", "cpu", "--batch-size", "2",
+                       "--sampler", "steps=3", "--sampler", "guidance=1.5", "--sampler", "temperature=0")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sampler = json.loads(proc.stdout)["sampler"]
+    assert (sampler["steps"], sampler["guidance"], sampler["temperature"]) == (3, 1.5, 0)
+
+
+@pytest.mark.parametrize("override, fault", [
+    ("steps", "expected KEY=VALUE"),
+    ("steps=abc", "sampler steps 'abc': expected int"),
+    ("bogus=1", "unknown keys ['bogus']"),
+])
+def test_evaluate_bad_sampler_override(ckpt, override, fault):
+    proc = medmint_cli("evaluate", str(ckpt), "--n", "2", "--device", "cpu", "--sampler", override)
+    assert proc.returncode == 2 and fault in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
