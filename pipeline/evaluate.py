@@ -42,6 +42,20 @@ def _request(i: int, task: str, findings: dict, case: Any | None = None, **extra
                          **extra)
 
 
+def _roundtrip(gen: Any, images: np.ndarray, read_on_original: np.ndarray, names: list[str],
+               image_positive: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
+    """PSNR of decode(encode(image)) and how often the critic reads the same labels on it as on the
+    original: generated images can only show what the tokenizer can represent."""
+    from medmint.generators.diffusion.image_tokenizer import reconstruction_report
+
+    tok = gen.image_tokenizer
+    codes = tok.encode(images, gen.bits_stored)
+    read_on_rec = image_positive(tok.decode(codes))
+    return {**reconstruction_report(tok, images, gen.bits_stored),
+            "critic_label_agreement": float(np.mean((read_on_rec == read_on_original).all(axis=1))),
+            "critic_per_label_agreement": dict(zip(names, (read_on_rec == read_on_original).mean(0).round(4).tolist()))}
+
+
 def evaluate(
     checkpoint: str, *, n: int = 500, device: str = "auto", batch_size: int = 32,
     sampler: dict[str, Any] | None = None, progress: Callable[[str, int, int], None] | None = None,
@@ -118,6 +132,12 @@ def evaluate(
     timings["image_from_report"] = time.perf_counter() - start
     prompt_pos = positive_sets([label_report(p) for p in prompts], names)
     results["image_from_report"] = binary_scores(image_positive(np.stack([s.image for s in i2])), prompt_pos, names)
+
+    # the ceilings the figures above live under: the critic on real images, and on tokenizer round trips
+    results["critic_on_real"] = binary_scores(true_pos_read := image_positive(np.stack([c.image for c in ref])),
+                                              true_pos, names)
+    results["image_tokenizer_roundtrip"] = _roundtrip(gen, np.stack([c.image for c in ref]), true_pos_read, names,
+                                                      image_positive)
 
     # Fréchet distance on the classifier's features, against a real-vs-real baseline of the same size
     real_a = np.stack([c.image for c in ref])

@@ -34,6 +34,11 @@ def test_evaluate_reports_every_task(ckpt, tmp_path):
     assert set(figures["seconds_per_sample"]) == {"joint", "joint_unconditional", "report_from_image",
                                                   "image_from_report"}
     assert figures["feature_extractor"].startswith("medmint findings classifier")
+    roundtrip = figures["image_tokenizer_roundtrip"]
+    assert roundtrip["n_images"] == 6 and roundtrip["psnr_db"] > 0
+    assert 0.0 <= roundtrip["critic_label_agreement"] <= 1.0
+    assert set(roundtrip["critic_per_label_agreement"]) == set(joint["image_vs_requested"]["per_label"])
+    assert set(figures["critic_on_real"]["per_label"]) == set(joint["image_vs_requested"]["per_label"])
 
 
 def test_evaluate_missing_checkpoint(tmp_path):
