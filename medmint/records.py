@@ -114,7 +114,7 @@ class GeneratedSample:
 
 @dataclass(frozen=True)
 class ValidatedSample:
-    """A generated sample with every validator's verdict (validators land in a later issue)."""
+    """A generated sample with every enabled validator's score and, when rejected, every reason."""
 
     generated: GeneratedSample
     scores: dict[str, float]
