@@ -75,6 +75,25 @@ class MedmintConfig(_Strict):
     target: TargetConfig
     output: OutputConfig = OutputConfig()
     runner: RunnerConfig = RunnerConfig()
+    validators: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per validator: enabled (true/false/auto), threshold and parameters; "
+                    "wins over the checkpoint's calibrated values")
+
+    @field_validator("validators")
+    @classmethod
+    def _validators_known(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from medmint.validators.registry import VALIDATORS
+
+        for name, opts in value.items():
+            if name not in VALIDATORS:
+                raise ValueError(f"unknown validator {name!r}; known: {', '.join(sorted(VALIDATORS))}")
+            if opts.get("enabled", "auto") not in (True, False, "auto"):
+                raise ValueError(f"{name}.enabled: {opts['enabled']!r} is not true, false or auto")
+            threshold = opts.get("threshold")
+            if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
+                raise ValueError(f"{name}.threshold: {threshold!r} is not a number")
+        return value
 
     @model_validator(mode="after")
     def _labels_known(self) -> "MedmintConfig":

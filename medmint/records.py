@@ -210,7 +210,8 @@ def parquet_schema(labels: tuple[str, ...] = CHEXPERT_LABELS, *, with_pixels: bo
         fields.append(_f("image_png", pa.binary(), "image as a lossless 16-bit grayscale PNG", False))
     fields += [
         _f("accepted", pa.bool_(), "true when every enabled validator passed", False),
-        _f("reject_reasons", pa.list_(pa.string()), "names of the validators that failed", False),
+        _f("reject_reasons", pa.list_(pa.string()),
+           "one line per failing validator: '<validator>: <what failed>'", False),
         _f("scores", pa.map_(pa.string(), pa.float64()), "score per validator", False),
         _f("patient_id", pa.string(), "synthetic patient id (minted, never real)", False),
         _f("patient_name", pa.string(), "synthetic patient name, DICOM PN form", False),

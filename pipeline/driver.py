@@ -95,7 +95,11 @@ def generate(
 
         checkpoint_sha256 = verify_checkpoint(cfg.generator.checkpoint).sha256  # missing/corrupt: fail now
     out = Path(out)
+    from medmint.pipeline.stages import plan_for
+
+    _, _, validators = plan_for(cfg)  # a bad validator setting fails here, before anything is written
     manifest = open_run(out, cfg, checkpoint_sha256=checkpoint_sha256)
+    manifest.data["validators"] = validators
     if manifest.complete:
         return manifest
     with _exclusive(out):

@@ -18,24 +18,31 @@ ACCEPTED, REJECTED = "accepted", "rejected"
 
 
 class Validate(beam.DoFn):
-    """Scores each sample with the enabled validators; with none enabled every sample passes."""
+    """Scores each sample with the run's validators (``plan_for``); every failing reason is kept."""
 
     def __init__(self, cfg: MedmintConfig) -> None:
         self._cfg = cfg
         self._generated = Metrics.counter(NAMESPACE, "generated")
 
+    def setup(self) -> None:
+        self._context, self._validators, _ = plan_for(self._cfg)
+
     def process(self, sample: GeneratedSample) -> Iterator[ValidatedSample]:
+        from medmint.validators.registry import validate
+
         self._generated.inc()
-        scores: dict[str, float] = {}
-        reasons: tuple[str, ...] = ()
-        yield ValidatedSample(
-            generated=sample,
-            scores=scores,
-            accepted=not reasons,
-            reject_reasons=reasons,
-            report_labels=None,
-            image_labels=None,
-        )
+        yield from validate([sample], self._validators, self._context)
+
+
+def plan_for(cfg: MedmintConfig) -> tuple[Any, list[Any], list[dict[str, Any]]]:
+    """(context, validators, run.json record) for a run: the checkpoint's critic, privacy index and
+    calibrated thresholds when the generator has a checkpoint, overridden by the config."""
+    from medmint.validators.context import load_context
+    from medmint.validators.registry import plan_validators
+
+    context, calibrated = load_context(cfg.generator.checkpoint if cfg.generator.name == "diffusion" else None)
+    validators, record = plan_validators(cfg.validators, calibrated, context)
+    return context, validators, record
 
 
 class Anonymize(beam.DoFn):

@@ -42,6 +42,38 @@ def build_validators(settings: Mapping[str, Mapping[str, Any]], context: Validat
     return out
 
 
+def plan_validators(
+    configured: Mapping[str, Mapping[str, Any]], calibrated: Mapping[str, Mapping[str, Any]],
+    context: ValidationContext,
+) -> tuple[list[Validator], list[dict[str, Any]]]:
+    """The run's validators and what run.json says about each (used, or skipped and why).
+
+    ``configured`` (the run config's ``validators:``) wins over ``calibrated`` (the checkpoint's)
+    key by key. ``enabled`` is true, false or "auto" (the default): auto runs a validator when the
+    context has what it needs and records why not otherwise; true with a missing input is an error."""
+    unknown = (set(configured) | set(calibrated)) - set(VALIDATORS)
+    if unknown:
+        raise ValueError(f"validators: unknown {sorted(unknown)}; known {sorted(VALIDATORS)}")
+    settings: dict[str, dict[str, Any]] = {}
+    record: list[dict[str, Any]] = []
+    for name in VALIDATORS:
+        opts = {**calibrated.get(name, {}), **configured.get(name, {})}
+        enabled = opts.pop("enabled", "auto")
+        if enabled not in (True, False, "auto"):
+            raise ValueError(f"validators.{name}.enabled: {enabled!r} is not true, false or auto")
+        need = NEEDS.get(name)
+        missing = need is not None and getattr(context, need) is None
+        if enabled is False or (enabled == "auto" and missing):
+            settings[name] = {"enabled": False}
+            why = "disabled in config" if enabled is False else f"skipped: no {need} (needs a calibrated checkpoint)"
+            record.append({"name": name, "used": False, "why": why})
+            continue
+        settings[name] = opts
+    validators = build_validators(settings, context)
+    record = [{**v.describe(), "used": True, "calibrated": v.name in calibrated} for v in validators] + record
+    return validators, record
+
+
 def validate(samples: Sequence[GeneratedSample], validators: Sequence[Validator],
              context: ValidationContext) -> list[ValidatedSample]:
     batch = Batch(samples, context)
@@ -67,4 +99,4 @@ def _critic_labels(batch: Batch) -> list[dict[str, Any]]:
              "No Finding": int(not any(p >= c for p, c in zip(row, cut)))} for row in batch.critic_probs]
 
 
-__all__ = ["VALIDATORS", "build_validators", "validate"]
+__all__ = ["VALIDATORS", "build_validators", "plan_validators", "validate"]

@@ -88,6 +88,31 @@ def save_checkpoint(
     return hashlib.sha256(sums.encode()).hexdigest()
 
 
+def update_checkpoint(
+    directory: str | Path,
+    manifest_updates: Mapping[str, Any],
+    tensors: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """Add or replace parts of a verified checkpoint (calibration writes its thresholds and the
+    privacy index this way); every other file is kept and re-listed in SHA256SUMS."""
+    from safetensors.torch import save_file
+
+    ckpt = verify_checkpoint(directory)
+    directory = ckpt.directory
+    listed = [line.partition("  ")[2] for line in (directory / SUMS).read_text().splitlines()]
+    (directory / SUMS).unlink()  # a half-updated folder must not verify
+    data = {**ckpt.manifest, **manifest_updates}
+    text = json.dumps(_finite(data), indent=2, sort_keys=True, allow_nan=False)
+    atomic_write_bytes(directory / MANIFEST, (text + "\n").encode())
+    for name, state in (tensors or {}).items():
+        contiguous = {k: v.detach().contiguous().cpu() for k, v in state.items()}
+        atomic_write(directory / name, lambda tmp, s=contiguous: save_file(s, str(tmp), metadata={"format": FORMAT}))
+    names = sorted(set(listed) | set(tensors or {}))
+    sums = "".join(f"{_sha256(directory / name)}  {name}\n" for name in names)
+    atomic_write_bytes(directory / SUMS, sums.encode())
+    return hashlib.sha256(sums.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     directory: Path

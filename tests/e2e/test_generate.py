@@ -169,6 +169,11 @@ def test_out_holding_another_run_is_refused_and_left_untouched(run_a):
         (["--runner", "TurboRunner"], "unknown runner 'TurboRunner'"),
         (["--set", "generator.name=diffusion", "--set", "generator.checkpoint=/nope"], "/nope: checkpoint folder not found"),
         (["--set", "generator.name=diffusion"], "generator.checkpoint is required"),
+        (["--set", "validators.image_sharpnes.threshold=1"], "unknown validator 'image_sharpnes'"),
+        (["--set", "validators.report_length.threshold=high"], "report_length.threshold: 'high' is not a number"),
+        (["--set", "validators.image_noise.enabled=maybe"], "image_noise.enabled: 'maybe' is not true, false or auto"),
+        (["--set", "validators.privacy_nearest_training.enabled=true"],
+         "privacy_nearest_training: needs the checkpoint's train_features"),
     ],
 )
 def test_bad_config_fails_before_touching_out(tmp_path, extra, expected):
@@ -196,3 +201,28 @@ def test_unwritable_or_foreign_out(tmp_path):
     proc = generate(foreign)
     assert proc.returncode == 2 and "holds no medmint run" in error_line(proc)
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+
+
+def test_run_manifest_records_each_validator_used_or_skipped(run_a):
+    record = {v["name"]: v for v in json.loads((run_a / "run.json").read_text())["validators"]}
+    assert record["image_noise"]["used"] and record["image_noise"]["threshold"] == 0.35
+    assert record["privacy_phi"]["passes_when"] == "<="
+    # the phantom has no checkpoint: the gates that need one say so instead of passing silently
+    assert not record["privacy_nearest_training"]["used"]
+    assert "needs a calibrated checkpoint" in record["privacy_nearest_training"]["why"]
+
+
+def test_a_failing_gate_rejects_with_its_reason_and_writes_no_dicom(tmp_path):
+    out = tmp_path / "strict"
+    proc = generate(out, "--set", "validators.report_length.threshold=1000", "--set", "validators.image_noise.enabled=false")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"0 accepted, {N} rejected" in proc.stdout
+    rejected = table(out, "rejected").to_pylist()
+    assert len(rejected) == N and not any(r["accepted"] for r in rejected)
+    assert all(any(reason.startswith("report_length: ") and reason.endswith("words < 1000") for reason in r["reject_reasons"])
+               for r in rejected)
+    assert all(dict(r["scores"])["report_length"] >= 4 for r in rejected)
+    assert not list(out.rglob("*.dcm"))
+    record = {v["name"]: v for v in json.loads((out / "run.json").read_text())["validators"]}
+    assert record["report_length"]["threshold"] == 1000 and record["image_noise"] == {
+        "name": "image_noise", "used": False, "why": "disabled in config"}
