@@ -19,7 +19,9 @@ app = typer.Typer(
 config_app = typer.Typer(help="Inspect configs.", no_args_is_help=True)
 data_app = typer.Typer(help="Make and inspect training data.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+validators_app = typer.Typer(help="Calibrate the validators.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(validators_app, name="validators")
 
 EXIT_USAGE = 2
 
@@ -204,6 +206,27 @@ def evaluate(
 
         atomic_write_bytes(out, (text + "\n").encode())
     typer.echo(text)
+
+
+@validators_app.command("calibrate")
+def validators_calibrate(
+    checkpoint: Path = typer.Argument(..., help="checkpoint folder (rewritten in place)"),
+    n: int = typer.Option(1000, "--n", min=20, help="held-out studies to calibrate on"),
+    target: float = typer.Option(0.98, "--target", min=0.5, max=0.9999, help="acceptance wanted on held-out studies"),
+) -> None:
+    """Set thresholds that accept held-out real studies and build the privacy index, in CKPT."""
+
+    def _calibrate() -> dict[str, Any]:
+        from medmint.validators.calibration import calibrate
+
+        return calibrate(checkpoint, n=n, target=target, log=lambda line: typer.echo(line, err=True))
+
+    record = _guarded(_calibrate)
+    c = record["calibration"]
+    typer.echo(json.dumps({"checkpoint_sha256": record["checkpoint_sha256"], "held_out": c["held_out"],
+                           "accepted": c["accepted"], "pass_rate": c["pass_rate"],
+                           "uncheckable_findings": c["uncheckable_findings"],
+                           "thresholds": {k: v.get("threshold") for k, v in record["settings"].items()}}, indent=2))
 
 
 def _key_values(items: list[str], option: str) -> dict[str, Any]:

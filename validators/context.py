@@ -28,6 +28,8 @@ def load_context(checkpoint_dir: str | Path | None, device: str = "cpu") -> tupl
     ctx = ValidationContext(critic=critic, data_summary=m.get("data_summary", {}),
                             bits_stored=int(m.get("data_summary", {}).get("image", {}).get("bits_stored", 12)))
     calibration = m.get("validators", {})
+    if calibration.get("report_vocabulary"):
+        ctx.data_summary = {**ctx.data_summary, "report_vocabulary": calibration["report_vocabulary"]}
     if PRIVACY_INDEX in calibration.get("files", ()):
         index = ckpt.tensors(PRIVACY_INDEX)
         ctx.train_features = index["features"].float().numpy()

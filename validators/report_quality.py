@@ -85,22 +85,31 @@ def repeated_ngram_fraction(words: list[str], n: int) -> float:
     return 0.0 if not grams else 1.0 - len(set(grams)) / len(grams)
 
 
+def repeated_sentence_fraction(text: str) -> float:
+    """Share of sentences that repeat an earlier sentence of the same text."""
+    sentences = [re.sub(r"\W+", " ", x).strip().lower() for x in re.split(r"(?<=[.!?;])\s+", text or "")]
+    sentences = [x for x in sentences if x]
+    return 0.0 if not sentences else 1.0 - len(set(sentences)) / len(sentences)
+
+
 class Repetition(Validator):
-    """Repeated word n-grams (default 5) within a section: a sentence said twice, a phrase looping.
-    Per section, because an impression restating a finding is how reports are written."""
+    """A sentence said twice, or a phrase looping (repeated word 8-grams), within one section. Per
+    section because an impression restating a finding is how reports are written; 8 words because
+    real findings repeat short location phrases ("in the right lower lobe")."""
 
     name: ClassVar[str] = "report_repetition"
     higher_passes: ClassVar[bool] = False
     default_threshold: ClassVar[float] = 0.15
-    what: ClassVar[str] = "repeated 5-gram share in a section"
+    what: ClassVar[str] = "repeated sentence or 8-gram share in a section"
 
-    def __init__(self, context: ValidationContext | None = None, threshold: float | None = None, n: int = 5,
+    def __init__(self, context: ValidationContext | None = None, threshold: float | None = None, n: int = 8,
                  **params: Any) -> None:
         super().__init__(context, threshold, **params)
         self.n = int(n)
 
     def scores(self, batch: Batch) -> np.ndarray:
-        return np.array([max(repeated_ngram_fraction(_WORD.findall(section or ""), self.n)
+        return np.array([max(max(repeated_ngram_fraction(_WORD.findall(section or ""), self.n),
+                                 repeated_sentence_fraction(section))
                              for section in (s.report_findings, s.report_impression)) for s in batch.samples])
 
 
@@ -116,8 +125,9 @@ class Garbled(Validator):
     def _bad(self, word: str, vocabulary: frozenset[str]) -> bool:
         if not _WELL_FORMED.match(word) or not word.isascii():
             return True
-        core = re.sub(r"[^A-Za-z]", "", word).lower()
-        return bool(vocabulary) and len(core) > 2 and core not in vocabulary and not re.search(r"\d", word)
+        if not vocabulary or re.search(r"\d", word):
+            return False
+        return any(len(part) > 2 and part not in vocabulary for part in re.findall(r"[a-z]+", word.lower()))
 
     def scores(self, batch: Batch) -> np.ndarray:
         vocabulary = frozenset(self.context.data_summary.get("report_vocabulary", ()))
@@ -133,4 +143,5 @@ class Garbled(Validator):
         return f"{self.name}: {score:.0%} garbled tokens > {self.threshold:.0%} (e.g. {', '.join(map(repr, bad))})"
 
 
-__all__ = ["ReportLength", "ReportSections", "Repetition", "Garbled", "repeated_ngram_fraction"]
+__all__ = ["ReportLength", "ReportSections", "Repetition", "Garbled", "repeated_ngram_fraction",
+           "repeated_sentence_fraction"]
