@@ -89,7 +89,10 @@ class NgramIndex:
     def copied(self, text: str) -> int:
         """How many of ``text``'s n-grams are unique to one training report."""
         grams = np.fromiter(_ngram_hashes(text, self.n), np.int64)
-        return int(np.isin(grams, self.unique, assume_unique=False).sum()) if len(grams) else 0
+        if not len(grams) or not len(self.unique):
+            return 0
+        at = np.minimum(np.searchsorted(self.unique, grams), len(self.unique) - 1)
+        return int((self.unique[at] == grams).sum())
 
 
 class TrainingTextCopy(Validator):
