@@ -21,7 +21,9 @@ from medmint.config import MedmintConfig, config_sha256, load_config
 from medmint.pipeline import sinks
 from medmint.pipeline.handler import GeneratorModelHandler
 from medmint.pipeline.planning import plan_requests
-from medmint.pipeline.stages import ACCEPTED, REJECTED, Anonymize, ToRow, Validate, WriteDicom, WriteShard
+from medmint.pipeline.dedupe import NAME as NEAR_DUPLICATE
+from medmint.pipeline.dedupe import MarkNearDuplicates
+from medmint.pipeline.stages import ACCEPTED, REJECTED, Anonymize, ToRow, Validate, WriteDicom, WriteShard, plan_for
 
 
 def parse_known_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
@@ -55,11 +57,11 @@ def build(
         | "Generate" >> RunInference(GeneratorModelHandler(cfg.generator)).with_exception_handling()
     )
     _ = failed.failed_inferences | "CountFailures" >> beam.Map(_count_failure)
-    branches = (
-        generated
-        | "Validate" >> beam.ParDo(Validate(cfg))
-        | "Anonymize" >> beam.ParDo(Anonymize(cfg, shards)).with_outputs(ACCEPTED, REJECTED)
-    )
+    validated = generated | "Validate" >> beam.ParDo(Validate(cfg))
+    near_duplicate = next((r for r in plan_for(cfg)[2] if r["name"] == NEAR_DUPLICATE and r["used"]), None)
+    if near_duplicate:
+        validated = validated | "RejectNearDuplicates" >> MarkNearDuplicates(near_duplicate["threshold"])
+    branches = validated | "Anonymize" >> beam.ParDo(Anonymize(cfg, shards)).with_outputs(ACCEPTED, REJECTED)
     written = {}
     for kind in (ACCEPTED, REJECTED):
         records = branches[kind]

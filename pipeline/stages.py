@@ -25,7 +25,9 @@ class Validate(beam.DoFn):
         self._generated = Metrics.counter(NAMESPACE, "generated")
 
     def setup(self) -> None:
-        self._context, self._validators, _ = plan_for(self._cfg)
+        self._context, validators, _ = plan_for(self._cfg)
+        # near-duplicates are a run-wide question: pipeline.dedupe answers it after this step
+        self._validators = [v for v in validators if v.name != "image_near_duplicate"]
 
     def process(self, sample: GeneratedSample) -> Iterator[ValidatedSample]:
         from medmint.validators.registry import validate
@@ -66,7 +68,7 @@ class Anonymize(beam.DoFn):
             image_path, sr_path = sinks.dicom_paths(uids.study, uids.image_series, uids.image_sop, uids.sr_series, uids.sr_sop)
         else:
             for reason in sample.reject_reasons:
-                Metrics.counter(NAMESPACE, f"rejected_{reason}").inc()
+                Metrics.counter(NAMESPACE, f"rejected_{reason.split(':')[0]}").inc()
         self._counters[kind].inc()
         record = OutputRecord(
             validated=sample,

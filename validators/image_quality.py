@@ -7,7 +7,7 @@ All measures are taken on the image scaled to [0, 1] by its own ``bits_stored`` 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -174,6 +174,9 @@ class NearDuplicate(Validator):
     higher_passes: ClassVar[bool] = True
     default_threshold: ClassVar[float] = 0.07  # about 40 of 576 bits
     what: ClassVar[str] = "dHash Hamming distance (fraction of bits) to an earlier sample"
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "scope": "run-wide in medmint generate (pipeline/dedupe.py)"}
 
     def scores(self, batch: Batch) -> np.ndarray:
         ids = [s.request.sample_id for s in batch.samples]
