@@ -163,6 +163,8 @@ def train(
     out: Path = typer.Option(..., "--out", help="checkpoint folder to write; rerun the same command to resume"),
     set_: list[str] = typer.Option([], "--set", help="override KEY=VALUE (repeatable)"),
     max_minutes: float = typer.Option(None, "--max-minutes", min=1.0, help="finish (and save) within this time"),
+    snapshot: Path = typer.Option(None, "--snapshot", help="write a checkpoint of OUT's last save to this folder "
+                                  "(the run in OUT is left alone, even while it trains)"),
 ) -> None:
     """Train a checkpoint: image tokenizer, text tokenizer, findings classifier, diffusion model."""
 
@@ -173,10 +175,10 @@ def train(
         cfg = load_train_config(config, set_)
         command = " ".join(["medmint", "train", str(config), "--out", str(out), *(f"--set {s}" for s in set_)]
                            + ([f"--max-minutes {max_minutes}"] if max_minutes else []))
-        return run_train(cfg, out, command=command, max_minutes=max_minutes)
+        return run_train(cfg, out, command=command, max_minutes=max_minutes, snapshot_to=snapshot)
 
     sha = _guarded(_train)
-    typer.echo(f"checkpoint {sha} -> {out}")
+    typer.echo(f"checkpoint {sha} -> {snapshot or out}")
 
 
 @app.command()

@@ -243,10 +243,11 @@ def encode_stage(ts: TrainingSet, image_tok: Any, text_tok: TextTokenizer, layou
 
 def train_model_stage(
     cfg: TrainConfig, layout: VocabLayout, seqs: np.ndarray, holdout: np.ndarray, work: Path, device: torch.device,
-    log: Log, seconds_budget: float | None = None,
+    log: Log, seconds_budget: float | None = None, train_steps: bool = True,
 ) -> tuple[Any, dict[str, Any]]:
     """``seconds_budget``: wall time this call may spend; the LR anneals to fit it (not part of the
-    config hash, so a time-boxed run and a resumed one share their state)."""
+    config hash, so a time-boxed run and a resumed one share their state). ``train_steps=False``
+    only reads the last save (a snapshot of a run that another process may still be training)."""
     from medmint.generators.diffusion.model import MeDiMModel
     from medmint.generators.diffusion.noise import NoiseConfig, diffusion_loss
 
@@ -289,7 +290,7 @@ def train_model_stage(
                                  "seconds": time.perf_counter() - started})
 
     model.train()
-    while step < m.steps:
+    while train_steps and step < m.steps:
         time_fraction = 0.0
         if seconds_budget is not None:
             time_fraction = (time.perf_counter() - call_started) / seconds_budget
@@ -320,7 +321,8 @@ def train_model_stage(
             log({"stage": "model", **entry})
         if step % cfg.save_every == 0:
             save()
-    save()
+    if train_steps:
+        save()
     model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in ema.items()})
     model.eval()
     summary = {"steps_done": step, "steps_planned": m.steps, "stopped_early": stopped_early,
@@ -384,6 +386,18 @@ def _open_out(out: Path, digest: str) -> Path:
     return work
 
 
+def _open_snapshot(out: Path, digest: str, target: Path) -> Path:
+    work = out / WORK
+    marker = work / "config_sha256"
+    if not marker.exists() or marker.read_text().strip() != digest:
+        raise TrainingError(f"{out}: holds no unfinished training run of this config to snapshot")
+    if not (work / "model_state.pt").exists():
+        raise TrainingError(f"{out}: the model stage has not saved yet; it saves every save_every steps")
+    if target.exists() and any(target.iterdir()):
+        raise TrainingError(f"{target}: snapshot folder is not empty; use a new folder")
+    return work
+
+
 def stderr_log(entry: dict[str, Any]) -> None:
     print(json.dumps(entry, default=str), file=sys.stderr, flush=True)
 
@@ -398,19 +412,22 @@ def train(
     log: Log = stderr_log,
     command: str | None = None,
     max_minutes: float | None = None,
+    snapshot_to: str | Path | None = None,
 ) -> str:
     """Run (or resume) every stage; returns the checkpoint's SHA-256.
 
     ``max_minutes`` bounds the whole call: the model stage (last) gets what is left and anneals
-    its learning rate to finish in time; steps done are recorded in medmint.json."""
+    its learning rate to finish in time; steps done are recorded in medmint.json.
+    ``snapshot_to`` writes a checkpoint of the run's last save there instead, touching nothing in
+    OUT, so a long run can be evaluated while it goes on."""
     out = Path(out)
     digest = config_sha256(cfg)
-    work = _open_out(out, digest)
+    work = _open_snapshot(out, digest, Path(snapshot_to)) if snapshot_to else _open_out(out, digest)
     device = resolve_device(cfg.device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    log_file = open(work / "train.log.jsonl", "a")
+    log_file = open(os.devnull if snapshot_to else work / "train.log.jsonl", "a")
 
     def both(entry: dict[str, Any]) -> None:
         log(entry)
@@ -434,7 +451,10 @@ def train(
         budget = max_minutes * 60 - (time.perf_counter() - started) - SAVE_RESERVE_S
         if budget <= 0:
             raise TrainingError(f"--max-minutes {max_minutes}: no time left for the model stage")
-    model, model_summary = train_model_stage(cfg, layout, seqs, ts.holdout, work, device, both, budget)
+    model, model_summary = train_model_stage(cfg, layout, seqs, ts.holdout, work, device, both, budget,
+                                             train_steps=snapshot_to is None)
+    if snapshot_to:
+        model_summary["snapshot"] = f"the run in {out} at its last save (step {model_summary['steps_done']})"
 
     manifest = {
         "layout": layout.to_json(),
@@ -450,7 +470,7 @@ def train(
         "data_summary": data_summary(ts),
     }
     sha = save_checkpoint(
-        out,
+        snapshot_to or out,
         manifest,
         {
             "model.safetensors": _cast(model.state_dict(), cfg.model.save_dtype),
@@ -461,6 +481,8 @@ def train(
     )
     both({"stage": "done", "checkpoint_sha256": sha, "seconds": round(time.perf_counter() - started, 1)})
     log_file.close()
+    if snapshot_to:
+        return sha
     shutil.copy(work / "train.log.jsonl", out / "train.log.jsonl.tmp")
     shutil.rmtree(work)
     os.replace(out / "train.log.jsonl.tmp", out / "train.log.jsonl")

@@ -67,6 +67,39 @@ def test_training_is_deterministic_and_resumes_exactly(tiny_ckpt, tmp_path):
         assert (killed / name).read_bytes() == (tiny_ckpt / name).read_bytes(), name
 
 
+def test_snapshot_of_a_running_training_leaves_it_alone(tmp_path):
+    cfg = load_train_config(TINY)
+    run = tmp_path / "run"
+
+    class Kill(Exception):
+        pass
+
+    def die_after_save(entry):
+        if entry.get("stage") == "model" and entry.get("step") == 11:
+            raise Kill
+
+    with pytest.raises(TrainingError, match="holds no unfinished training run"):
+        train(cfg, run, log=quiet, snapshot_to=tmp_path / "snap0")
+    with pytest.raises(Kill):
+        train(cfg, run, log=die_after_save)
+    before = {p.name: p.read_bytes() for p in (run / ".work").iterdir()}
+    proc = medmint_cli("train", str(TINY), "--out", str(run), "--snapshot", str(tmp_path / "snap"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert {p.name: p.read_bytes() for p in (run / ".work").iterdir()} == before  # nothing in OUT changed
+    snap = verify_checkpoint(tmp_path / "snap")
+    assert snap.manifest["training"]["model"]["steps_done"] == 10
+    assert "step 10" in snap.manifest["training"]["model"]["snapshot"]
+    gen = DiffusionGenerator()
+    gen.load(tmp_path / "snap", "cpu")
+    (sample,) = gen.sample([SampleRequest(sample_id="x", seed=1, task="joint", findings={}, view="PA", sex="F", age=50)])
+    assert sample.image.ndim == 2
+    proc = medmint_cli("train", str(TINY), "--out", str(run), "--snapshot", str(tmp_path / "snap"))
+    assert proc.returncode == 2 and "snapshot folder is not empty" in error_line(proc)
+    seen = []
+    train(cfg, run, log=seen.append)  # and the run itself resumes and finishes as before
+    assert {"stage": "model", "resumed_at": 10} in seen and (run / SUMS).exists()
+
+
 def test_out_folder_rules(tiny_ckpt, tmp_path):
     cfg = load_train_config(TINY)
     with pytest.raises(TrainingError, match="already holds a finished checkpoint"):
