@@ -207,3 +207,44 @@ def test_training_rejects_mismatched_labels_and_resumes_exactly(data):
     assert h_first["step"] == [1, 2] and h_rest["step"] == [3, 4, 5, 6]
     assert h_first["loss"] + h_rest["loss"] == h_straight["loss"]
     assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in straight.state_dict().items())
+
+
+# --- the image-vs-report gate with a critic that can see ----------------------------------------
+
+
+def _sample(case, report_case=None):
+    from medmint.records import GeneratedSample, SampleRequest
+
+    reporter = report_case or case
+    findings, impression = " ".join(reporter.findings.split()), " ".join(reporter.impression.split())
+    request = SampleRequest(sample_id=f"c{id(case)}", seed=1, task="joint", findings=case.labels, view="PA", sex="F",
+                            age=50)
+    return GeneratedSample(request=request, image=case.image, bits_stored=12, report_findings=findings,
+                           report_impression=impression, generator="test", checkpoint_sha256=None, sampling={},
+                           seconds=0.0)
+
+
+def test_image_of_one_finding_with_a_report_of_another_is_rejected(trained):
+    from medmint.validators.base import Batch, ValidationContext
+    from medmint.validators.calibration import _finding_bounds
+    from medmint.validators.consistency import ImageMatchesReport
+
+    model, _ = trained
+    ctx = ValidationContext(critic=model)
+    held = [_sample(sample_case(20_000 + i, size=128,
+                                findings={"Cardiomegaly": i % 2, "Pleural Effusion": 1 - i % 2}))
+            for i in range(80)]
+    batch = Batch(held, ctx)
+    bounds = _finding_bounds(batch.critic_probs, batch.report_labels, list(model.labels), tail=0.0)
+    low = {f: b["low"] / 1.5 for f, b in bounds.items()}
+    high = {f: 1 - (1 - b["high"]) / 1.5 for f, b in bounds.items()}
+    gate = ImageMatchesReport(ctx, low=low, high=high)
+    assert all(v.passed for v in gate.judge(batch))  # real pairs pass
+    # a large heart with a report of an effusion and a normal heart (and the other way round)
+    cardio = [sample_case(30_000 + i, size=128, findings={"Cardiomegaly": 1, "Pleural Effusion": 0}) for i in range(10)]
+    effusion = [sample_case(31_000 + i, size=128, findings={"Cardiomegaly": 0, "Pleural Effusion": 1})
+                for i in range(10)]
+    swapped = [_sample(a, b) for a, b in zip(cardio, effusion)] + [_sample(b, a) for a, b in zip(cardio, effusion)]
+    verdicts = gate.judge(Batch(swapped, ctx))
+    assert not any(v.passed for v in verdicts), [v.reason for v in verdicts if v.passed]
+    assert all("Cardiomegaly" in v.reason for v in verdicts)
