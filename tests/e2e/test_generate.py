@@ -223,6 +223,9 @@ def test_a_failing_gate_rejects_with_its_reason_and_writes_no_dicom(tmp_path):
                for r in rejected)
     assert all(dict(r["scores"])["report_length"] >= 4 for r in rejected)
     assert not list(out.rglob("*.dcm"))
-    record = {v["name"]: v for v in json.loads((out / "run.json").read_text())["validators"]}
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["counts"]["rejected_report_length"] == N  # counted per gate, not per reason text
+    assert not any(k.startswith("rejected_") and ":" in k for k in manifest["counts"])
+    record = {v["name"]: v for v in manifest["validators"]}
     assert record["report_length"]["threshold"] == 1000 and record["image_noise"] == {
         "name": "image_noise", "used": False, "why": "disabled in config"}
