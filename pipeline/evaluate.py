@@ -56,6 +56,31 @@ def _roundtrip(gen: Any, images: np.ndarray, read_on_original: np.ndarray, names
             "critic_per_label_agreement": dict(zip(names, (read_on_rec == read_on_original).mean(0).round(4).tolist()))}
 
 
+def _validator_summary(checkpoint: str, samples: list, names: list[str]) -> dict[str, Any]:
+    """The run's gates (as ``medmint generate`` would apply them) on the conditional joint samples:
+    acceptance, rejections by gate, and per requested finding the share rejected and why."""
+    from collections import Counter
+
+    from medmint.validators.context import load_context
+    from medmint.validators.registry import plan_validators, validate
+
+    context, calibrated = load_context(checkpoint)
+    validators, record = plan_validators({}, calibrated, context)
+    out = validate(samples, validators, context)
+    gate = lambda reason: reason.split(":")[0]  # noqa: E731
+    per_finding = {}
+    for name in names:
+        asked = [v for v in out if v.generated.request.findings.get(name) == 1]
+        if asked:
+            per_finding[name] = {
+                "requested": len(asked), "rejected": sum(not v.accepted for v in asked),
+                "reasons": dict(Counter(gate(r) for v in asked for r in v.reject_reasons).most_common())}
+    return {"calibrated": bool(calibrated), "gates_skipped": [r["name"] for r in record if not r["used"]],
+            "accepted": float(np.mean([v.accepted for v in out])),
+            "rejected_by_gate": dict(Counter(gate(r) for v in out for r in v.reject_reasons).most_common()),
+            "per_requested_finding": per_finding}
+
+
 def evaluate(
     checkpoint: str, *, n: int = 500, device: str = "auto", batch_size: int = 32,
     sampler: dict[str, Any] | None = None, progress: Callable[[str, int, int], None] | None = None,
@@ -132,6 +157,8 @@ def evaluate(
     timings["image_from_report"] = time.perf_counter() - start
     prompt_pos = positive_sets([label_report(p) for p in prompts], names)
     results["image_from_report"] = binary_scores(image_positive(np.stack([s.image for s in i2])), prompt_pos, names)
+
+    results["validators_on_joint"] = _validator_summary(checkpoint, joint, names)
 
     # the ceilings the figures above live under: the critic on real images, and on tokenizer round trips
     results["critic_on_real"] = binary_scores(true_pos_read := image_positive(np.stack([c.image for c in ref])),

@@ -34,6 +34,9 @@ def test_evaluate_reports_every_task(ckpt, tmp_path):
     assert set(figures["seconds_per_sample"]) == {"joint", "joint_unconditional", "report_from_image",
                                                   "image_from_report"}
     assert figures["feature_extractor"].startswith("medmint findings classifier")
+    gates = figures["validators_on_joint"]
+    assert 0.0 <= gates["accepted"] <= 1.0 and not gates["calibrated"]
+    assert "privacy_nearest_training" in gates["gates_skipped"]  # uncalibrated: no privacy index
     roundtrip = figures["image_tokenizer_roundtrip"]
     assert roundtrip["n_images"] == 6 and roundtrip["psnr_db"] > 0
     assert 0.0 <= roundtrip["critic_label_agreement"] <= 1.0
