@@ -24,12 +24,31 @@ def ckpt(tmp_path_factory):
     return out
 
 
-def test_generate_with_the_diffusion_model(ckpt, tmp_path):
-    out = tmp_path / "run"
-    proc = medmint_cli(
+def _generate(ckpt, out, *extra):
+    return medmint_cli(
         "generate", str(CONFIGS / "demo.yaml"), "--out", str(out), "--set", "target.total=6",
         "--set", "generator.name=diffusion", "--set", f"generator.checkpoint={ckpt}", "--set", "generator.batch_size=4",
-    )
+        *extra)
+
+
+def test_the_gates_reject_an_untrained_models_samples_with_reasons(ckpt, tmp_path):
+    out = tmp_path / "gated"
+    proc = _generate(ckpt, out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rejected = [r for p in sorted((out / "data").glob("rejected-*.parquet")) for r in pq.read_table(p).to_pylist()]
+    assert len(rejected) == 6 and not list(out.rglob("*.dcm"))
+    assert all(r["reject_reasons"] and r["generator"] == "diffusion" for r in rejected)
+    # a tiny uncalibrated checkpoint has a critic but no privacy index: those gates say so
+    record = {v["name"]: v for v in json.loads((out / "run.json").read_text())["validators"]}
+    assert record["consistency_image_report"]["used"] and not record["privacy_nearest_training"]["used"]
+
+
+def test_generate_with_the_diffusion_model(ckpt, tmp_path):
+    from medmint.validators.registry import VALIDATORS
+
+    out = tmp_path / "run"
+    # the tiny model draws noise and writes word salad: switch the gates off to test the plumbing
+    proc = _generate(ckpt, out, *[a for name in VALIDATORS for a in ("--set", f"validators.{name}.enabled=false")])
     assert proc.returncode == 0, proc.stderr[-3000:]
     sha = verify_checkpoint(ckpt).sha256
     assert json.loads((out / "run.json").read_text())["checkpoint_sha256"] == sha
