@@ -22,6 +22,16 @@ def quiet(_entry):
     return None
 
 
+class Kill(Exception):
+    pass
+
+
+def die_after_save(entry):
+    """A crash after the step-10 save and before the end of the tiny run."""
+    if entry.get("stage") == "model" and entry.get("step") == 11:
+        raise Kill
+
+
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "ckpt"
@@ -49,13 +59,6 @@ def test_training_is_deterministic_and_resumes_exactly(tiny_ckpt, tmp_path):
     cfg = load_train_config(TINY)
     killed = tmp_path / "killed"
 
-    class Kill(Exception):
-        pass
-
-    def die_after_save(entry):
-        if entry.get("stage") == "model" and entry.get("step") == 11:
-            raise Kill  # after the step-10 save, before the end
-
     with pytest.raises(Kill):
         train(cfg, killed, log=die_after_save)
     assert (killed / ".work" / "model_state.pt").exists() and not (killed / SUMS).exists()
@@ -70,13 +73,6 @@ def test_training_is_deterministic_and_resumes_exactly(tiny_ckpt, tmp_path):
 def test_snapshot_of_a_running_training_leaves_it_alone(tmp_path):
     cfg = load_train_config(TINY)
     run = tmp_path / "run"
-
-    class Kill(Exception):
-        pass
-
-    def die_after_save(entry):
-        if entry.get("stage") == "model" and entry.get("step") == 11:
-            raise Kill
 
     with pytest.raises(TrainingError, match="holds no unfinished training run"):
         train(cfg, run, log=quiet, snapshot_to=tmp_path / "snap0")
