@@ -36,3 +36,16 @@ def error_line(proc: subprocess.CompletedProcess[str]) -> str:
     lines = [line for line in proc.stderr.splitlines() if line.startswith("medmint: error:")]
     assert len(lines) == 1, proc.stderr
     return lines[0]
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Two pytest workers share two cores: more torch threads than cores (or OpenMP spin-waits on
+    tiny tensors) make both crawl. Modules that train or sample use it with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -29,13 +29,7 @@ def tiny_arch(family: str = "llama", attn: str = "sdpa", hidden: int = 32, **ext
     return {"backbone": backbone, **extra}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waits on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_model(family: str = "llama", attn: str = "sdpa", seed: int = 0, **extra) -> MeDiMModel:

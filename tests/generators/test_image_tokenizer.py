@@ -24,13 +24,7 @@ SMALL = ImageTokenizerConfig(resolution=64, channels=(16, 32, 64), stem_channels
 TINY = ImageTokenizerConfig(resolution=32, channels=(8, 8, 8), stem_channels=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two pytest workers share two cores; more torch threads than cores makes both crawl."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -27,12 +27,7 @@ TINY = FindingsClassifierConfig(resolution=32, channels=(4, 8, 8, 8), feature_di
 CARDIO, EFFUSION = DRAWABLE_FINDINGS.index("Cardiomegaly"), DRAWABLE_FINDINGS.index("Pleural Effusion")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _phantom_set(n: int, first_seed: int):
