@@ -84,17 +84,20 @@ def data_phantom(
     out: Path = typer.Option(..., "--out", help="output folder (MIMIC-CXR-JPG layout)"),
     seed: int = typer.Option(0, "--seed", min=0),
     size: int = typer.Option(256, "--size", min=64, max=1024),
-    image_format: str = typer.Option("png", "--format", help="png (16-bit, lossless) or jpg (8-bit, as MIMIC-CXR-JPG)"),
+    image_format: str = typer.Option("png", "--format", help="png (16-bit, lossless), jpg (8-bit, as MIMIC-CXR-JPG) "
+                                     "or dicom (DX files, as MIMIC-CXR)"),
     phi: bool = typer.Option(False, "--phi", help="inject PHI (for anonymization tests)"),
 ) -> None:
-    """Write a phantom training set in the MIMIC-CXR-JPG layout."""
-    if image_format not in ("png", "jpg"):
-        fail(f"--format: expected png or jpg, got '{image_format}'")
+    """Write a phantom training set in the MIMIC-CXR-JPG layout (or MIMIC-CXR's DICOM layout)."""
+    if image_format not in ("png", "jpg", "dicom"):
+        fail(f"--format: expected png, jpg or dicom, got '{image_format}'")
 
     def _write() -> dict[str, Any]:
-        from medmint.generators.datasets import write_phantom_dataset
+        from medmint.generators.datasets import write_phantom_dataset, write_phantom_dicom
 
         with _progress("phantom studies", n) as advance:
+            if image_format == "dicom":
+                return write_phantom_dicom(out, n, seed=seed, size=size, phi=phi, progress=lambda _step: advance())
             return write_phantom_dataset(
                 out, n, seed=seed, size=size, image_format=image_format, phi=phi, progress=lambda _step: advance()
             )
@@ -121,6 +124,46 @@ def data_check(
 
     report = _guarded(_check)
     typer.echo(json.dumps(report, indent=2))
+
+
+@app.command()
+def anonymize(
+    src: Path = typer.Argument(..., metavar="IN", help="folder of real DICOM files (any depth); never modified"),
+    out: Path = typer.Argument(..., metavar="OUT", help="new folder for the de-identified mirror; rerun to resume"),
+    key_file: Path = typer.Option(None, "--key-file", help="file holding the secret key (else $MEDMINT_DEID_KEY)"),
+    workers: int = typer.Option(1, "--workers", min=1, help="worker processes"),
+    shift_dates: bool = typer.Option(False, "--shift-dates", help="Retain Longitudinal Temporal Information "
+                                     "with Modified Dates: shift dates per patient instead of removing them"),
+    clean_descriptors: bool = typer.Option(False, "--clean-descriptors", help="Clean Descriptors: keep "
+                                           "descriptions and comments, scrubbed, instead of removing them"),
+    exclude_burned_in: bool = typer.Option(False, "--exclude-burned-in", help="write no output for "
+                                           "BurnedInAnnotation=YES (always flagged in the audit log)"),
+    exclude_suspicious: bool = typer.Option(False, "--exclude-suspicious", help="write no output for modalities "
+                                            "that often burn text into pixels (SC, OT, US, XC, DOC, ...)"),
+    keep_private: list[str] = typer.Option([], "--keep-private", help="safe private element CREATOR:XX "
+                                           "(XX: hex element byte; repeatable); all other private tags go"),
+    originals: Path = typer.Option(None, "--originals", help="also write original values here (outside OUT)"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="go on past bad files; list them at the end"),
+) -> None:
+    """De-identify a DICOM corpus (PS3.15 Annex E Basic Profile) and its <stem>.txt reports into OUT."""
+
+    def _run() -> dict[str, Any]:
+        from medmint.anonymize.corpus import anonymize_folder
+        from medmint.anonymize.dicom_deid import DeidOptions, parse_safe_private
+        from medmint.anonymize.keys import load_key
+
+        key = load_key(key_file)
+        options = DeidOptions(retain_modified_dates=shift_dates, clean_descriptors=clean_descriptors,
+                              exclude_burned_in=exclude_burned_in, exclude_suspicious=exclude_suspicious,
+                              safe_private=parse_safe_private(keep_private))
+        with _progress("files anonymized", None) as advance:
+            return anonymize_folder(src, out, key, options, workers=workers, skip_bad=skip_bad, originals=originals,
+                                    progress=lambda done, total: advance(done, total))
+
+    summary = _guarded(_run)
+    for bad in summary["bad"]:
+        typer.echo(f"medmint: skipped bad file: {src / bad['file']}: {bad['reason']}", err=True)
+    typer.echo(json.dumps(summary, indent=2))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

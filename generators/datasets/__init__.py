@@ -13,6 +13,7 @@ from medmint.generators.datasets.mimic_writer import (
     PhantomStudy, iter_phantom_studies, plan_phantom_studies, write_phantom_dataset,
 )
 from medmint.generators.datasets.detect import open_dataset
+from medmint.generators.datasets.phantom_dicom import write_phantom_dicom
 from medmint.generators.datasets.sections import parse_sections
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "parse_sections",
     "plan_phantom_studies",
     "write_phantom_dataset",
+    "write_phantom_dicom",
 ]

@@ -53,6 +53,7 @@ def test_code_imports_from_the_built_wheel(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     code = (
         "import medmint, medmint.pipeline.job, medmint.generators.phantom, medmint.anonymize.minting; "
+        "from medmint.anonymize.profile import load_table; assert len(load_table().rules) == 655; "
         "from importlib.resources import files; "
         "print(medmint.__file__); print(files('medmint.configs').joinpath('demo.yaml').is_file())"
     )
