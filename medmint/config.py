@@ -8,19 +8,34 @@ user has to edit, in one line.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
+import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from medmint.records import CHEXPERT_LABELS
+from medmint.records import CHEXPERT_LABELS, DRAWABLE_FINDINGS
 
 
 class ConfigError(ValueError):
     """A config problem, already phrased as the one line the user sees."""
+
+
+# Without a samples budget, a run stops after this many times target.total generated samples.
+DEFAULT_BUDGET_FACTOR = 10
 
 
 class _Strict(BaseModel):
@@ -40,10 +55,123 @@ class GeneratorConfig(_Strict):
     phantom: PhantomConfig = PhantomConfig()
 
 
+def share_count(share: float, total: int) -> int:
+    """Samples that make ``share`` of ``total``, rounded up ("at least p" must not round down)."""
+    return math.ceil(share * total - 1e-9)
+
+
+def _unknown_findings(names: Iterable[str]) -> str | None:
+    """The one-line complaint about the first name that is not a CheXpert label, else None."""
+    for name in names:
+        if name not in CHEXPERT_LABELS:
+            close = difflib.get_close_matches(name, CHEXPERT_LABELS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(CHEXPERT_LABELS)}"
+            return f"unknown finding {name!r} ({hint})"
+    return None
+
+
+class BalanceConfig(_Strict):
+    """Per-finding minimums of the accepted corpus; a finding "has" a sample when it is positive (1).
+
+    - ``none``: no per-finding goal; label combinations follow the reference.
+    - ``at_least``: every finding in ``findings`` in at least ``prevalence`` x total samples.
+    - ``raise_rare``: the reference distribution with rare findings raised to ``prevalence``: every
+      finding in ``findings`` in at least max(prevalence, its reference prevalence) x total samples.
+    - ``uniform``: every finding in ``findings`` in the same number of samples, share x total, where
+      share is ``prevalence`` or, when omitted, 1 / len(findings) (the flat class histogram). It is a
+      minimum and, within ``target.tolerance``, a maximum the planner avoids overshooting.
+    - ``counts``: ``counts[finding]`` samples for each finding named there (``findings`` is ignored);
+      like ``uniform``, the count is aimed at exactly, within the tolerance.
+    """
+
+    mode: Literal["none", "uniform", "at_least", "counts", "raise_rare"] = "none"
+    prevalence: float | None = Field(None, description="share of target.total (at_least, raise_rare, uniform)")
+    counts: dict[str, int] = Field(default_factory=dict, description="finding -> accepted samples (counts)")
+    findings: tuple[str, ...] = Field(DRAWABLE_FINDINGS, description="findings the goal applies to")
+
+    @field_validator("prevalence")
+    @classmethod
+    def _share(cls, v: float | None) -> float | None:
+        if v is not None and not 0 < v <= 1:
+            raise ValueError("a prevalence is a share of target.total, above 0 and at most 1")
+        return v
+
+    @field_validator("counts")
+    @classmethod
+    def _counts_known(cls, v: dict[str, int]) -> dict[str, int]:
+        problem = _unknown_findings(v)
+        if problem:
+            raise ValueError(problem)
+        for name, n in v.items():
+            if n < 0:
+                raise ValueError(f"counts[{name!r}] = {n} is negative")
+        return v
+
+    @field_validator("findings")
+    @classmethod
+    def _findings_known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        problem = _unknown_findings(v)
+        if problem:
+            raise ValueError(problem)
+        if len(set(v)) != len(v):
+            raise ValueError(f"{sorted({f for f in v if v.count(f) > 1})[0]!r} is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> "BalanceConfig":
+        needs_share = self.mode in ("at_least", "raise_rare")
+        if needs_share and self.prevalence is None:
+            raise ValueError(f"mode {self.mode!r} needs a prevalence (e.g. prevalence: 0.15)")
+        if self.mode in ("none", "counts") and self.prevalence is not None:
+            raise ValueError(f"prevalence {self.prevalence} is not used by mode {self.mode!r}")
+        if self.mode == "counts" and not self.counts:
+            raise ValueError("mode 'counts' needs counts, e.g. counts: {Pneumothorax: 100}")
+        if self.mode != "counts" and self.counts:
+            raise ValueError(f"counts are only used by mode 'counts' (mode is {self.mode!r})")
+        if self.mode not in ("none", "counts") and not self.findings:
+            raise ValueError(f"mode {self.mode!r} needs at least one finding in findings")
+        return self
+
+    def minimums(self, total: int) -> dict[str, int]:
+        """Accepted samples each finding needs, before any reference is known (raise_rare adds that)."""
+        if self.mode == "counts":
+            return dict(self.counts)
+        if self.mode == "none":
+            return {}
+        share = self.prevalence if self.prevalence is not None else 1.0 / len(self.findings)
+        return {f: share_count(share, total) for f in self.findings}
+
+    @property
+    def exact(self) -> bool:
+        """Whether the wanted counts are also maxima (within the tolerance) the planner steers under."""
+        return self.mode in ("uniform", "counts")
+
+
+class BudgetConfig(_Strict):
+    samples: int | None = Field(
+        None, description=f"most samples generated over all rounds; default {DEFAULT_BUDGET_FACTOR} x total")
+    hours: float | None = Field(None, description="most wall-clock hours over all rounds; default no limit")
+
+    @field_validator("samples", "hours")
+    @classmethod
+    def _not_zero(cls, v: float | None) -> float | None:
+        if v is not None and v <= 0:
+            raise ValueError("a budget of zero (or less) generates nothing; give more or leave it out")
+        return v
+
+
 class TargetConfig(_Strict):
     total: int = Field(..., ge=1, description="accepted samples wanted")
     task: Literal["joint", "image_from_report", "report_from_image"] = "joint"
     views: dict[Literal["PA", "AP"], float] = Field(default_factory=lambda: {"PA": 0.6, "AP": 0.4})
+    balance: BalanceConfig = BalanceConfig()
+    tolerance: StrictInt | StrictFloat = Field(
+        0.01, description="slack for 'met': a whole number is a count, a number below 1 a share of total")
+    max_surplus: float = Field(0.05, ge=0, le=1, description="most accepted beyond total, as a share of it")
+    budget: BudgetConfig = BudgetConfig()
+    reference: str = Field(
+        "auto", description="label combinations to draw from: checkpoint, phantom, a CSV/Parquet manifest "
+                            "path, or auto (checkpoint when generator.checkpoint is set, else phantom)")
 
     @field_validator("views")
     @classmethod
@@ -51,6 +179,53 @@ class TargetConfig(_Strict):
         if not v or any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
             raise ValueError("view weights must be non-negative and not all zero")
         return v
+
+    @field_validator("tolerance")
+    @classmethod
+    def _tolerance(cls, v: int | float) -> int | float:
+        if v < 0:
+            raise ValueError("tolerance cannot be negative")
+        if isinstance(v, float) and v >= 1:
+            raise ValueError("a share of total must be below 1; write a whole number (e.g. 4) for a count")
+        return v
+
+    @model_validator(mode="after")
+    def _possible(self) -> "TargetConfig":
+        mins = self.balance.minimums(self.total)
+        for name, n in mins.items():
+            if n > self.total:
+                raise ValueError(f"balance.counts[{name!r}] = {n} is more than total = {self.total}")
+        limit = self.budget.samples
+        for name, n in mins.items():
+            if limit is not None and n > limit:
+                raise ValueError(f"balance: {name} needs at least {n} accepted samples "
+                                 f"but budget.samples is {limit}")
+        if limit is not None and self.total > limit:
+            raise ValueError(f"total = {self.total} needs at least that many generated samples "
+                             f"but budget.samples is {limit}")
+        normal = mins.get("No Finding", 0)
+        other = max(((n, f) for f, n in mins.items() if f != "No Finding"), default=(0, ""))
+        if normal and other[0] and normal + other[0] > self.total:
+            raise ValueError(f"balance: 'No Finding' excludes every other finding, so No Finding {normal} + "
+                             f"{other[1]} {other[0]} cannot fit in total = {self.total}")
+        return self
+
+    @property
+    def tolerance_count(self) -> int:
+        """The tolerance in samples (a share is taken of ``total``, rounded down)."""
+        if isinstance(self.tolerance, int):
+            return self.tolerance
+        return math.floor(self.tolerance * self.total + 1e-9)
+
+    @property
+    def surplus_count(self) -> int:
+        """Most accepted samples allowed beyond ``total``."""
+        return math.floor(self.max_surplus * self.total + 1e-9)
+
+    @property
+    def max_samples(self) -> int:
+        """The samples budget, or the default multiple of ``total`` (the job must stop somewhere)."""
+        return self.budget.samples if self.budget.samples is not None else DEFAULT_BUDGET_FACTOR * self.total
 
 
 class OutputConfig(_Strict):
@@ -101,6 +276,12 @@ class MedmintConfig(_Strict):
             raise ValueError("labels must be unique")
         if self.generator.name == "diffusion" and not self.generator.checkpoint:
             raise ValueError("generator.checkpoint is required when generator.name is 'diffusion'")
+        if self.target.reference == "checkpoint" and not self.generator.checkpoint:
+            raise ValueError("target.reference is 'checkpoint' but generator.checkpoint is not set")
+        balance = self.target.balance
+        outside = [f for f in balance.minimums(self.target.total) if f not in self.labels]
+        if outside:
+            raise ValueError(f"target.balance names {outside[0]!r}, which is not in labels")
         return self
 
 

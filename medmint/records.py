@@ -34,6 +34,20 @@ CHEXPERT_LABELS: tuple[str, ...] = (
     "Support Devices",
 )
 
+# The findings the phantom draws (so a generated image can show them): the default findings of a
+# rebalancing target and of the findings classifier.
+DRAWABLE_FINDINGS: tuple[str, ...] = (
+    "Cardiomegaly",
+    "Pleural Effusion",
+    "Pneumothorax",
+    "Consolidation",
+    "Lung Lesion",
+    "Atelectasis",
+    "Edema",
+    "Support Devices",
+    "Fracture",
+)
+
 # CheXpert coding, as in MIMIC-CXR's chexpert label file: 1 positive, 0 negative, -1 uncertain,
 # None (blank) unmentioned.
 POSITIVE, NEGATIVE, UNCERTAIN = 1, 0, -1

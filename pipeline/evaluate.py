@@ -12,10 +12,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from medmint.records import CHEXPERT_LABELS, SampleRequest, seed_for
+from medmint.records import CHEXPERT_LABELS, DRAWABLE_FINDINGS, SampleRequest, seed_for
 
-DRAWABLE = ("Cardiomegaly", "Pleural Effusion", "Pneumothorax", "Consolidation", "Lung Lesion", "Atelectasis",
-            "Edema", "Support Devices", "Fracture")
+DRAWABLE = DRAWABLE_FINDINGS
 
 
 def _reference(n: int, size: int, offset: int) -> list[Any]:

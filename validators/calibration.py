@@ -80,7 +80,7 @@ def calibrate(checkpoint: str | Path, *, n: int = 1000, target: float = 0.98,
 
     from medmint.config import TrainConfig
     from medmint.generators.diffusion.checkpoint import update_checkpoint
-    from medmint.generators.diffusion.training import build_training_set
+    from medmint.generators.diffusion.training import build_training_set, label_combinations
     from medmint.validators.context import PRIVACY_INDEX, load_context
     from medmint.validators.privacy import NgramIndex
     from medmint.validators.registry import plan_validators
@@ -144,7 +144,11 @@ def calibrate(checkpoint: str | Path, *, n: int = 1000, target: float = 0.98,
     }
     index = {"features": torch.from_numpy(features), "ngrams": torch.from_numpy(ngrams.unique),
              "ngram_n": torch.tensor([INDEX_NGRAM], dtype=torch.int64)}
-    sha = update_checkpoint(checkpoint, {"validators": record}, {PRIVACY_INDEX: index})
+    updates: dict[str, Any] = {"validators": record}
+    stored_summary = _manifest(checkpoint)["data_summary"]
+    if "combinations" not in stored_summary:  # checkpoints trained before the rebalancer's reference existed
+        updates["data_summary"] = {**stored_summary, "combinations": label_combinations(ts.labels[train_rows])}
+    sha = update_checkpoint(checkpoint, updates, {PRIVACY_INDEX: index})
     record["checkpoint_sha256"] = sha
     return record
 

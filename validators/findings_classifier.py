@@ -35,6 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from medmint.imaging import prepare_images
+from medmint.records import DRAWABLE_FINDINGS
 from medmint.schedules import contiguous_state, epoch_batch, warmup_cosine
 
 __all__ = [
@@ -52,18 +53,6 @@ Images = np.ndarray | Iterable[Any]  # see medmint.imaging.prepare_images
 Bits = int | Sequence[int] | None
 LabelRows = np.ndarray | Sequence[Mapping[str, Any]]
 
-# The findings the phantom draws (and a generated image can show); the classifier's default labels.
-DRAWABLE_FINDINGS: tuple[str, ...] = (
-    "Cardiomegaly",
-    "Pleural Effusion",
-    "Pneumothorax",
-    "Consolidation",
-    "Lung Lesion",
-    "Atelectasis",
-    "Edema",
-    "Support Devices",
-    "Fracture",
-)
 
 
 @dataclass(frozen=True)

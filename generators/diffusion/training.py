@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -139,6 +140,14 @@ def _load_set(path: Path) -> TrainingSet:
                        [str(s) for s in z["sexes"]], z["ages"], z["holdout"])
 
 
+def label_combinations(labels: np.ndarray) -> list[dict[str, Any]]:
+    """Each distinct set of positive findings and how many studies have it: the rebalancer draws
+    whole combinations from this, so a raised rare finding keeps its realistic companions."""
+    combos = Counter(tuple(lab for lab, p in zip(CHEXPERT_LABELS, row) if p and lab != "No Finding")
+                     for row in labels == 1)
+    return [{"labels": list(k), "count": int(v)} for k, v in sorted(combos.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
 def data_summary(ts: TrainingSet) -> dict[str, Any]:
     """What the checkpoint learned from: the planner's reference and the validators' statistics."""
     train = ~ts.holdout
@@ -155,6 +164,7 @@ def data_summary(ts: TrainingSet) -> dict[str, Any]:
             lab: round(float((ts.labels[train][:, i] == -1).mean()), 5) for i, lab in enumerate(CHEXPERT_LABELS)
         },
         "cooccurrence": (pos.T.astype(np.int64) @ pos.astype(np.int64)).tolist(),
+        "combinations": label_combinations(ts.labels[train]),
         "views": {v: int(sum(1 for x, t in zip(ts.views, train) if t and x == v)) for v in sorted(set(ts.views))},
         "sexes": {s: int(sum(1 for x, t in zip(ts.sexes, train) if t and x == s)) for s in sorted(set(ts.sexes))},
         "age": {"mean": round(float(ts.ages[train].mean()), 2), "std": round(float(ts.ages[train].std()), 2)},
@@ -489,4 +499,4 @@ def train(
     return sha
 
 
-__all__ = ["TrainingError", "TrainingSet", "build_training_set", "data_summary", "train"]
+__all__ = ["TrainingError", "TrainingSet", "build_training_set", "data_summary", "label_combinations", "train"]

@@ -48,6 +48,10 @@ def test_checkpoint_is_complete_and_described(tiny_ckpt):
     summary = m["data_summary"]
     assert summary["n_train"] + summary["n_holdout"] == 48
     assert set(summary["prevalence"]) == set(summary["labels"]) and len(summary["cooccurrence"]) == 14
+    combos = summary["combinations"]  # the rebalancer's reference: every training study in exactly one
+    assert sum(c["count"] for c in combos) == summary["n_train"]
+    for i, label in enumerate(summary["labels"][1:], start=1):  # every finding's count agrees with co-occurrence
+        assert sum(c["count"] for c in combos if label in c["labels"]) == summary["cooccurrence"][i][i]
     assert m["training"]["model"]["steps_done"] == 12 and not m["training"]["model"]["stopped_early"]
     assert m["layout"]["image_tokens"] == 64 and m["layout"]["text_vocab"] == m["text_tokenizer"]["vocab_size"]
     assert m["critics"]["findings"]["config"]["thresholds"] is not None

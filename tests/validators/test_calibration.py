@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from medmint.config import load_train_config
-from medmint.generators.diffusion.checkpoint import verify_checkpoint
+from medmint.generators.diffusion.checkpoint import update_checkpoint, verify_checkpoint
 from medmint.generators.diffusion.training import train
 from tests.conftest import CONFIGS, error_line, medmint_cli
 
@@ -21,9 +21,14 @@ def calibrated(tmp_path_factory):
     out = tmp_path_factory.mktemp("cal") / "tiny"
     # enough studies (300 train, 100 held out) for tail quantiles and a report vocabulary to mean something
     train(load_train_config(CONFIGS / "train" / "tiny.yaml", ["data.n=400"]), out, log=lambda e: None)
+    # as a checkpoint trained before data summaries listed label combinations: calibration fills them in
+    summary = verify_checkpoint(out).manifest["data_summary"]
+    combos = summary.pop("combinations")
+    update_checkpoint(out, {"data_summary": summary})
     before = verify_checkpoint(out).sha256
     proc = medmint_cli("validators", "calibrate", str(out), "--n", "100")
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert verify_checkpoint(out).manifest["data_summary"]["combinations"] == combos
     return out, before, json.loads(proc.stdout)
 
 
