@@ -30,7 +30,7 @@ def main() -> None:
     from medmint.pipeline.planning import plan_requests
 
     overrides = [f"target.total={args.n}", f"generator.phantom.size={args.size}"]
-    cfg = load_config(REPO / "configs" / "demo.yaml", overrides)
+    cfg = load_config(REPO / "configs" / "demo-phantom.yaml", overrides)
     gen = create_generator(cfg.generator)
     requests = plan_requests(cfg)
     t0 = time.perf_counter()
@@ -39,7 +39,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        manifest = generate(REPO / "configs" / "demo.yaml", Path(tmp) / "out", overrides=overrides)
+        manifest = generate(REPO / "configs" / "demo-phantom.yaml", Path(tmp) / "out", overrides=overrides)
         job = time.perf_counter() - t0
         out_bytes = sum(p.stat().st_size for p in (Path(tmp) / "out").rglob("*") if p.is_file())
     print(json.dumps({

@@ -1,6 +1,6 @@
 """The Beam job for one generation round, shaped like Beam's RunInference examples.
 
-    python -m medmint.pipeline.job --config configs/demo.yaml --out OUT --runner=FnApiRunner
+    python -m medmint.pipeline.job --config configs/demo-phantom.yaml --out OUT --runner=FnApiRunner
 
 ``medmint generate`` wraps this with the run manifest (resume, run.json, progress); calling the
 job directly runs one round into an OUT that ``open_run`` has already accepted.

@@ -24,7 +24,7 @@ SETS = ["--set", f"target.total={N}", "--set", "generator.phantom.size=64", "--s
 
 
 def generate(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return medmint_cli("generate", str(CONFIGS / "demo.yaml"), "--out", str(out), *SETS, *extra)
+    return medmint_cli("generate", str(CONFIGS / "demo-phantom.yaml"), "--out", str(out), *SETS, *extra)
 
 
 def snapshot(out: Path) -> dict[str, tuple[str, int]]:

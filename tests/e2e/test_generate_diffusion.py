@@ -26,7 +26,7 @@ def ckpt(tmp_path_factory):
 
 def _generate(ckpt, out, *extra):
     return medmint_cli(
-        "generate", str(CONFIGS / "demo.yaml"), "--out", str(out), "--set", "target.total=6",
+        "generate", str(CONFIGS / "demo-phantom.yaml"), "--out", str(out), "--set", "target.total=6",
         "--set", "generator.name=diffusion", "--set", f"generator.checkpoint={ckpt}", "--set", "generator.batch_size=4",
         *extra)
 

@@ -32,11 +32,11 @@ def test_version():
 def test_config_show_prints_effective_config_and_hash():
     from medmint.config import config_sha256, load_config
 
-    proc = medmint_cli("config", "show", str(CONFIGS / "demo.yaml"), "--set", "target.total=7", "--json", check=True)
+    proc = medmint_cli("config", "show", str(CONFIGS / "demo-phantom.yaml"), "--set", "target.total=7", "--json", check=True)
     data = json.loads(proc.stdout)
     assert data["config"]["target"]["total"] == 7
-    assert data["config_sha256"] == config_sha256(load_config(CONFIGS / "demo.yaml", ["target.total=7"]))
-    yaml_out = medmint_cli("config", "show", str(CONFIGS / "demo.yaml"), check=True).stdout
+    assert data["config_sha256"] == config_sha256(load_config(CONFIGS / "demo-phantom.yaml", ["target.total=7"]))
+    yaml_out = medmint_cli("config", "show", str(CONFIGS / "demo-phantom.yaml"), check=True).stdout
     assert "# config_sha256: " in yaml_out and "generator:" in yaml_out
 
 

@@ -12,11 +12,14 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def test_demo_config_merges_its_defaults_tree():
-    cfg = load_config(CONFIGS / "demo.yaml")
-    assert cfg.generator.name == "phantom"  # from generator/phantom.yaml
+@pytest.mark.parametrize("name, generator", [("demo.yaml", "diffusion"), ("demo-phantom.yaml", "phantom")])
+def test_demo_configs_merge_their_defaults_tree(name, generator):
+    cfg = load_config(CONFIGS / name)
+    assert cfg.generator.name == generator  # from generator/<name>.yaml
     assert cfg.runner.runner == "FnApiRunner"  # from runner/local.yaml
     assert cfg.target.total >= 100
+    if generator == "diffusion":
+        assert cfg.generator.checkpoint == "checkpoints/default"
 
 
 def test_own_keys_win_over_defaults_and_set_wins_over_both(tmp_path):
