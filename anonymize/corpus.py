@@ -87,12 +87,12 @@ def _check_paths(src: Path, out: Path, originals: Path | None) -> None:
 
 def _read(path: Path):  # -> pydicom.Dataset
     import pydicom
-    from medmint.generators.datasets.images import _truncated_elements  # the loader's check, shared
+    from medmint.generators.datasets.images import truncated_elements  # the loader's check, shared
 
     try:
         with open(path, "rb") as fh:  # read-only: IN is never modified
             ds = pydicom.dcmread(fh)
-        cut = _truncated_elements(ds)
+        cut = truncated_elements(ds)
     except Exception as exc:  # noqa: BLE001  pydicom raises many types on bad bytes; all mean "unreadable"
         raise BadFile(f"unreadable DICOM ({type(exc).__name__}: {_one_line(exc)})") from None
     if cut:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from medmint.atomic import atomic_write_bytes
-from medmint.pipeline.run_manifest import _check_writable as check_writable
+from medmint.pipeline.run_manifest import check_writable
 
 STATE_DIR = ".medmint-anonymize"
 RUN_FILE = "run.json"

@@ -61,7 +61,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
-def _check_writable(out: Path) -> None:
+def check_writable(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".medmint-write-probe-{os.getpid()}"
@@ -91,11 +91,11 @@ def open_run(out: Path, cfg: MedmintConfig, checkpoint_sha256: str | None) -> Ru
                 f"{out}: holds another run (config sha256 {held[:12]}, this config {digest[:12]}); "
                 "use a new --out folder"
             )
-        _check_writable(out)
+        check_writable(out)
         return RunManifest(path, data)
     if out.exists() and any(p.name != ".medmint-lock" for p in out.iterdir()):
         raise OutputFolderError(f"{out}: folder is not empty and holds no medmint run; use a new --out folder")
-    _check_writable(out)
+    check_writable(out)
     manifest = RunManifest(
         path,
         {

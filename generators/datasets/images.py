@@ -93,7 +93,7 @@ def _read_pil(path: Path) -> tuple[np.ndarray, int]:
         raise DatasetError.at(path, f"corrupt image ({_short(exc)})", reason=errors.CORRUPT_IMAGE) from None
 
 
-def _truncated_elements(ds: "object") -> list[str]:
+def truncated_elements(ds: "object") -> list[str]:
     """Tags whose value is shorter than its declared length: the file ended inside them."""
     out = []
     for group in (getattr(ds, "file_meta", None), ds):
@@ -111,7 +111,7 @@ def _truncated_elements(ds: "object") -> list[str]:
 
 def _check_complete(ds, path: Path) -> None:  # noqa: ANN001
     """Tell a truncated file from a complete one, and a non-image DICOM (SR, KO, PR) from a cut image."""
-    cut = _truncated_elements(ds)
+    cut = truncated_elements(ds)
     if cut:
         raise DatasetError.at(path, f"truncated DICOM (file ends inside element {cut[0]})",
                               reason=errors.TRUNCATED_DICOM)
