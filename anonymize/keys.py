@@ -13,6 +13,8 @@ import hmac
 import os
 from pathlib import Path
 
+from medmint.anonymize.minting import uuid_uid
+
 KEY_ENV = "MEDMINT_DEID_KEY"
 MIN_KEY_BYTES = 16
 SHIFT_DAYS = (365, 3650)  # per-patient date shift range, in days back
@@ -45,10 +47,7 @@ class DeidKey:
 
     def uid(self, original: str) -> str:
         """'2.25.<int>': an RFC 9562 version-8 UUID built from the keyed hash, as a DICOM UID."""
-        n = int.from_bytes(self.digest("uid", original.strip().rstrip("\x00"))[:16], "big")
-        n = (n & ~(0xF << 76)) | (0x8 << 76)  # version 8 ("custom")
-        n = (n & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-        return f"2.25.{n}"
+        return uuid_uid(self.digest("uid", original.strip().rstrip("\x00")), version=8)
 
     def patient_id(self, original: str) -> str:
         return "MM" + self.digest("patient", original).hex()[:16].upper()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import uuid
 
 from pydicom.uid import generate_uid
 
@@ -53,8 +52,16 @@ def mint_uid(sample_id: str, role: str, root: str | None) -> str:
     """
     if root is not None:
         return generate_uid(prefix=root, entropy_srcs=["medmint", sample_id, role])
-    digest = hashlib.sha256(f"medmint\x1f{sample_id}\x1f{role}".encode()).digest()
-    return f"2.25.{uuid.UUID(bytes=digest[:16], version=5).int}"
+    return uuid_uid(hashlib.sha256(f"medmint\x1f{sample_id}\x1f{role}".encode()).digest(), version=5)
+
+
+def uuid_uid(digest: bytes, version: int) -> str:
+    """A hash as a '2.25.<int>' DICOM UID: its first 16 bytes as an RFC 9562 UUID of ``version``
+    (set by hand: Python 3.11's ``uuid`` refuses version 8, the one for custom hashes)."""
+    n = int.from_bytes(digest[:16], "big")
+    n = (n & ~(0xF << 76)) | (version << 76)
+    n = (n & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return f"2.25.{n}"
 
 
 def mint_uids(sample_id: str, root: str | None = None) -> Uids:
