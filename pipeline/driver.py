@@ -13,9 +13,7 @@ from typing import Callable, Iterator, Sequence
 from medmint.config import MedmintConfig, config_sha256, load_config
 from medmint.atomic import remove_stale_temporaries
 from medmint.pipeline.run_manifest import OutputFolderError, RunManifest, open_run
-
-KNOWN_RUNNERS = ("FnApiRunner", "PortableRunner", "DirectRunner", "FlinkRunner", "SparkRunner", "DataflowRunner",
-                 "PrismRunner")
+from medmint.pipeline.runners import runner_args
 
 
 @contextmanager
@@ -29,20 +27,6 @@ def _exclusive(out: Path) -> Iterator[None]:
         except BlockingIOError:
             raise OutputFolderError(f"{out}: another medmint job is writing to this folder") from None
         yield
-
-
-def runner_args(cfg: MedmintConfig, beam_args: Sequence[str]) -> list[str]:
-    """Config runner settings, with any Beam option given on the command line winning."""
-    args = list(beam_args)
-    given = {a.split("=", 1)[0] for a in args if a.startswith("--")}
-    if "--runner" not in given:
-        args.append(f"--runner={cfg.runner.runner}")
-    runner = next(a.split("=", 1)[1] for a in args if a.startswith("--runner="))
-    if runner not in KNOWN_RUNNERS:
-        raise ValueError(f"--runner: unknown runner '{runner}' (known: {', '.join(KNOWN_RUNNERS)})")
-    if cfg.runner.workers > 1 and "--direct_num_workers" not in given:
-        args += ["--direct_running_mode=multi_processing", f"--direct_num_workers={cfg.runner.workers}"]
-    return args
 
 
 def _count_written(out: Path) -> int:
