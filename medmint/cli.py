@@ -24,6 +24,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(validators_app, name="validators")
 
 EXIT_USAGE = 2
+EXIT_SHORTFALL = 3  # the run finished but missed a target; run.json "shortfall" says which and why
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -187,17 +188,34 @@ def generate(
     def _generate() -> Any:
         from medmint.pipeline.driver import generate as run_generate
 
-        with _progress("samples written", None) as advance:
-            return run_generate(
-                config, out, overrides=overrides, beam_args=beam_args, on_progress=lambda done, total: advance(done, total)
-            )
+        with _progress("samples accepted", None) as advance:
+            return run_generate(config, out, overrides=overrides, beam_args=beam_args,
+                                on_progress=lambda done, total: advance(done, total), on_round=_print_round)
 
     manifest = _guarded(_generate)
     counts = manifest.data.get("counts", {})
     typer.echo(
-        f"run {manifest.data['status']}: {counts.get('accepted', 0)} accepted, {counts.get('rejected', 0)} rejected "
-        f"-> {out}"
+        f"run {manifest.data['status']} ({manifest.data.get('stopped_because', '')}): "
+        f"{counts.get('accepted', 0)} accepted, {counts.get('rejected', 0)} rejected "
+        f"in {len(manifest.data.get('rounds', []))} round(s) -> {out}"
     )
+    shortfall = manifest.data.get("shortfall") or []
+    for line in shortfall:
+        typer.echo(f"shortfall: {line}", err=True)
+    if shortfall:
+        raise typer.Exit(EXIT_SHORTFALL)
+
+
+def _print_round(event: Any) -> None:
+    """One line for the round, one per target finding: have / wanted, so a log shows the progress."""
+    rec, progress = event.record, event.progress
+    counts = rec["counts"]
+    total = progress["total"]
+    typer.echo(f"round {rec['round']}: {rec['requested']} requested, {counts.get('accepted', 0)} accepted "
+               f"({rec['acceptance_rate']:.0%}); total {total['have']} of {total['wanted']}")
+    for finding, status in progress["findings"].items():
+        mark = "met" if status["met"] else f"short {status['shortfall']}"
+        typer.echo(f"  {finding}: {status['have']} of {status['wanted']} ({mark})")
 
 
 @app.command()

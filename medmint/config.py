@@ -52,6 +52,8 @@ class GeneratorConfig(_Strict):
     checkpoint: str | None = Field(None, description="checkpoint folder (diffusion)")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     batch_size: int = Field(16, ge=1, le=4096)
+    threads: int | None = Field(
+        None, ge=1, le=1024, description="torch threads per worker; default: cores / runner.workers when workers > 1")
     phantom: PhantomConfig = PhantomConfig()
 
 
@@ -229,7 +231,8 @@ class TargetConfig(_Strict):
 
 
 class OutputConfig(_Strict):
-    shard_rows: int = Field(256, ge=1, description="rows per Parquet shard (the shard count follows)")
+    shard_rows: int = Field(256, ge=1, description="requests per part of a round: one Beam job, one accepted and "
+                            "one rejected Parquet shard; a crash redoes at most one part")
     uid_root: str | None = Field(
         None, pattern=r"^[0-9]+(\.[0-9]+)*\.$", description="org UID root ending in '.', else 2.25. UUID UIDs"
     )
@@ -237,10 +240,16 @@ class OutputConfig(_Strict):
 
 
 class RunnerConfig(_Strict):
-    runner: Literal["FnApiRunner", "PortableRunner", "DirectRunner", "FlinkRunner", "SparkRunner", "DataflowRunner"] = (
-        "FnApiRunner"
-    )
-    workers: int = Field(1, ge=1, le=256)
+    """Where the Beam job runs. Runner-specific options (--job_endpoint, --project, ...) go on the
+    command line, not here; ``medmint.pipeline.runners`` checks them before any work."""
+
+    # The one list of runners: pipeline/runners.py reads it from this Literal.
+    runner: Literal[
+        "FnApiRunner", "PortableRunner", "FlinkRunner", "SparkRunner", "DataflowRunner", "DirectRunner",
+        "PrismRunner",
+    ] = Field("FnApiRunner", description="Beam runner; FnApiRunner runs in-process (or --workers processes)")
+    workers: int = Field(1, ge=1, le=256, description="local worker processes (FnApiRunner, DirectRunner, "
+                         "PrismRunner); SDK worker processes per node on Flink, Spark and PortableRunner")
 
 
 class MedmintConfig(_Strict):

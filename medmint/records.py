@@ -86,6 +86,11 @@ def seed_for(sample_id: str) -> int:
     return int.from_bytes(hashlib.sha256(sample_id.encode()).digest()[:8], "big") >> 1
 
 
+def report_text(findings: str, impression: str) -> str:
+    """The report as one text, the way the SR and the ``report_text`` column hold it."""
+    return f"FINDINGS: {findings}\n\nIMPRESSION: {impression}\n"
+
+
 @dataclass(frozen=True)
 class SampleRequest:
     """What to generate: the prompt and the demographic / view conditions."""
@@ -123,7 +128,7 @@ class GeneratedSample:
 
     @property
     def report_text(self) -> str:
-        return f"FINDINGS: {self.report_findings}\n\nIMPRESSION: {self.report_impression}\n"
+        return report_text(self.report_findings, self.report_impression)
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,13 @@ class OutputRecord:
     image_path: str | None
     sr_path: str | None
     shard: str
+    report_findings: str  # the generated report after PHI scrubbing: what gets written
+    report_impression: str
+    phi_scrubbed: int = 0
+
+    @property
+    def report_text(self) -> str:
+        return report_text(self.report_findings, self.report_impression)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -213,9 +225,11 @@ def parquet_schema(labels: tuple[str, ...] = CHEXPERT_LABELS, *, with_pixels: bo
         for label, col in zip(labels, label_columns(prefix, labels)):
             fields.append(_f(col, pa.int8(), f"{label}: {what} (1 pos, 0 neg, -1 uncertain, null unmentioned)"))
     fields += [
-        _f("report_findings", pa.string(), "FINDINGS section of the report", False),
-        _f("report_impression", pa.string(), "IMPRESSION section of the report", False),
-        _f("report_text", pa.string(), "full report text as written into the SR", False),
+        _f("report_findings", pa.string(), "FINDINGS section of the report, PHI scrubbed", False),
+        _f("report_impression", pa.string(), "IMPRESSION section of the report, PHI scrubbed", False),
+        _f("report_text", pa.string(), "full report text as written into the SR, PHI scrubbed", False),
+        _f("phi_scrubbed", pa.int16(), "PHI spans replaced by [KIND] tags before writing "
+           "(privacy_phi rejects any, so accepted rows hold 0)", False),
         _f("rows", pa.int32(), "image rows", False),
         _f("columns", pa.int32(), "image columns", False),
         _f("bits_stored", pa.int8(), "bits stored per pixel (unsigned, MONOCHROME2)", False),

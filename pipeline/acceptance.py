@@ -24,9 +24,9 @@ from medmint.records import CHEXPERT_LABELS, LabelValue, SampleRequest
 
 RATE_FLOOR = 0.02  # an estimate never drops below this (no division blow-up; the budget still caps)
 SHRINK = 4.0  # pseudo-requests pulling observed shares to the one above (finding -> overall -> prior)
-# Pseudo-requests pulling each fitted lift towards 1. Strong on purpose: the findings a round asks
-# most of are those whose last round went worst, so raw lifts are biased low exactly where they are
-# used, and over-estimating acceptance costs a top-up round while under-estimating it overshoots.
+# Pseudo-requests pulling each fitted lift below 1 towards 1. Strong on purpose: the findings a round
+# asks most of are those whose last round went worst, so raw lifts are biased low exactly where they
+# are used, and over-estimating acceptance costs a top-up round while under-estimating it overshoots.
 LIFT_SHRINK = 16.0
 FIT_SWEEPS = 30
 
@@ -70,7 +70,9 @@ class Acceptance:
                 log_lift[j] += math.log((a_f[j] + 0.5) / ((n * p) @ x[:, j] + 0.5))
             p = np.minimum(1.0, np.exp(log_base + x @ log_lift))
             log_base += math.log((a.sum() + 0.5) / ((n * p).sum() + 0.5))
-        log_lift *= n_f / (n_f + LIFT_SHRINK)
+        # Shrink only the lifts that lower the rate: an estimate too low over-plans and overshoots the
+        # surplus cap (which cannot be undone), one too high only costs a top-up round.
+        log_lift = np.where(log_lift < 0, log_lift * n_f / (n_f + LIFT_SHRINK), log_lift)
         per = {f: float((a_f[j] + SHRINK * overall) / (n_f[j] + SHRINK)) for j, f in enumerate(labels)}
         lift = {f: float(math.exp(v)) for f, v in zip(labels, log_lift)}
         return cls(float(overall), per, float(math.exp(log_base)), lift)

@@ -1,19 +1,31 @@
-"""``medmint generate``: open (or resume) the run in OUT, run the Beam job, record what happened."""
+"""``medmint generate``: open (or resume) the run in OUT, run its rounds, record what happened.
+
+Each round plans requests from what the earlier rounds accepted (``pipeline/rebalance.py``), runs
+them as parts (one Beam job each, ``pipeline/job.py``), reads the accepted ids back from the parts'
+shards, and records the round in run.json. The loop stops when every target is met, when the samples
+or hours budget is spent, or when the planner has nothing left it may ask for; run.json then says
+which targets were missed and why.
+"""
 
 from __future__ import annotations
 
 import fcntl
-import os
-import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
-from medmint.config import MedmintConfig, config_sha256, load_config
 from medmint.atomic import remove_stale_temporaries
+from medmint.config import MedmintConfig, load_config
 from medmint.pipeline.run_manifest import OutputFolderError, RunManifest, open_run
 from medmint.pipeline.runners import runner_args
+
+TARGETS_MET = "every target met"
+SAMPLES_SPENT = "the samples budget is spent"
+HOURS_SPENT = "the hours budget is spent"
+NOTHING_TO_PLAN = "the planner may ask for nothing more"
 
 
 @contextmanager
@@ -29,34 +41,58 @@ def _exclusive(out: Path) -> Iterator[None]:
         yield
 
 
-def _count_written(out: Path) -> int:
-    root = out / "dicom"
-    if not root.exists():
-        return 0
-    return sum(len(files) for _, _, files in os.walk(root)) // 2
-
-
-def _metrics(result: object) -> dict[str, int]:
+def beam_metrics(result: object) -> dict[str, int]:
+    """The job's ``medmint`` counters (generated, accepted, rejected per gate, accepted per finding)."""
     from apache_beam.metrics.metric import MetricsFilter
 
     counters = result.metrics().query(MetricsFilter().with_namespace("medmint"))["counters"]  # type: ignore[attr-defined]
-    totals: dict[str, int] = {}
+    totals: Counter[str] = Counter()
     for c in counters:
-        totals[c.key.metric.name] = totals.get(c.key.metric.name, 0) + int(c.committed or c.attempted or 0)
+        totals[c.key.metric.name] += int(c.committed or c.attempted or 0)
     return dict(sorted(totals.items()))
 
 
-def _fill_empty_shards(out: Path, cfg: MedmintConfig) -> None:
-    """Every shard named ``-of-N`` exists, even when no row hashed to it (readers glob them)."""
-    from medmint.pipeline.job import shard_counts
-    from medmint.pipeline.sinks import shard_name, write_parquet_shard
-    from medmint.records import parquet_schema
+@dataclass(frozen=True)
+class RoundEvent:
+    """What the CLI shows after each round: the round's record and where the targets stand."""
 
-    for kind, count in shard_counts(cfg).items():
-        for index in range(count):
-            path = out / shard_name(kind, index, count)
-            if not path.exists():
-                write_parquet_shard(path, [], parquet_schema(cfg.labels, with_pixels=kind == "accepted"))
+    record: dict[str, Any]
+    progress: dict[str, Any]
+
+
+@dataclass
+class Prepared:
+    """A run checked against everything that can be checked before work starts."""
+
+    cfg: MedmintConfig
+    args: list[str]
+    reference: Any
+    goal: Any
+    validators: list[dict[str, Any]]
+    checkpoint_sha256: str | None
+
+
+def prepare(config_path: str | Path, overrides: Sequence[str], beam_args: Sequence[str]) -> Prepared:
+    """Config, runner, generator, checkpoint, reference and target: any problem raises here, before OUT."""
+    cfg = load_config(config_path, list(overrides))
+    args = runner_args(cfg, beam_args)
+    from medmint.generators.registry import create_generator
+
+    create_generator(cfg.generator)  # an unavailable generator fails here
+    checkpoint_sha256 = None
+    if cfg.generator.checkpoint:
+        from medmint.generators.diffusion.checkpoint import verify_checkpoint
+
+        checkpoint_sha256 = verify_checkpoint(cfg.generator.checkpoint).sha256  # missing/corrupt: fail now
+    from medmint.pipeline.rebalance import Goal, check_reference
+    from medmint.pipeline.reference import load_reference
+    from medmint.pipeline.stages import plan_for
+
+    reference = load_reference(cfg)
+    goal = Goal.of(cfg.target, reference.prevalence())
+    check_reference(goal, reference)
+    _, _, validators = plan_for(cfg)  # a bad validator setting fails here
+    return Prepared(cfg, args, reference, goal, validators, checkpoint_sha256)
 
 
 def generate(
@@ -66,63 +102,146 @@ def generate(
     overrides: Sequence[str] = (),
     beam_args: Sequence[str] = (),
     on_progress: Callable[[int, int], None] | None = None,
+    on_round: Callable[[RoundEvent], None] | None = None,
 ) -> RunManifest:
-    """Run (or resume) the job; returns the manifest. Config and OUT problems raise before any work."""
-    cfg = load_config(config_path, list(overrides))
-    args = runner_args(cfg, beam_args)
-    from medmint.generators.registry import create_generator
-
-    create_generator(cfg.generator)  # an unavailable generator fails here, before OUT is touched
-    checkpoint_sha256 = None
-    if cfg.generator.checkpoint:
-        from medmint.generators.diffusion.checkpoint import verify_checkpoint
-
-        checkpoint_sha256 = verify_checkpoint(cfg.generator.checkpoint).sha256  # missing/corrupt: fail now
+    """Run (or resume) the rounds; returns the manifest. Config and OUT problems raise before any work."""
+    run = prepare(config_path, overrides, beam_args)
     out = Path(out)
-    from medmint.pipeline.stages import plan_for
-
-    _, _, validators = plan_for(cfg)  # a bad validator setting fails here, before anything is written
-    manifest = open_run(out, cfg, checkpoint_sha256=checkpoint_sha256)
-    manifest.data["validators"] = validators
+    manifest = open_run(out, run.cfg, checkpoint_sha256=run.checkpoint_sha256)
     if manifest.complete:
         return manifest
     with _exclusive(out):
         remove_stale_temporaries(out)
-        manifest.data["status"] = "running"
+        manifest.data.update(
+            status="running",
+            validators=run.validators,
+            runner_args=run.args,
+            reference={"source": run.reference.source, "studies": run.reference.studies,
+                       "prevalence": {f: round(p, 4) for f, p in run.reference.prevalence().items()},
+                       "wanted": run.goal.wanted},
+        )
         manifest.save()
-        result_box: dict[str, object] = {}
-
-        def _run() -> None:
-            from medmint.pipeline import job
-
-            try:
-                argv = ["--config", str(config_path), "--out", str(out), "--created-at", manifest.data["created_at"]]
-                argv += [a for ov in overrides for a in ("--set", ov)]
-                result_box["result"] = job.run(argv + args)
-            except BaseException as exc:  # re-raised in the calling thread
-                result_box["error"] = exc
-
-        started = time.perf_counter()
-        worker = threading.Thread(target=_run, name="medmint-beam", daemon=True)
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.5)
-            if on_progress:
-                on_progress(_count_written(out), cfg.target.total)
-        if "error" in result_box:
-            raise result_box["error"]  # type: ignore[misc]
-        _fill_empty_shards(out, cfg)
-        counts = _metrics(result_box["result"])
-        seconds = round(time.perf_counter() - started, 3)
-        manifest.data["rounds"] = [
-            {"round": 0, "requested": cfg.target.total, "counts": counts, "seconds": seconds,
-             "acceptance_rate": round(counts.get("accepted", 0) / max(1, counts.get("generated", 0)), 4)}
-        ]
-        manifest.data["config_sha256"] = config_sha256(cfg)
-        manifest.data["counts"] = counts
-        manifest.data["runner_args"] = args
-        manifest.data["status"] = "complete"
-        manifest.save()
-        if on_progress:
-            on_progress(_count_written(out), cfg.target.total)
+        _Rounds(run, out, manifest, on_progress, on_round).run()
     return manifest
+
+
+class _Rounds:
+    def __init__(self, run: Prepared, out: Path, manifest: RunManifest,
+                 on_progress: Callable[[int, int], None] | None, on_round: Callable[[RoundEvent], None] | None) -> None:
+        from medmint.pipeline.rounds import RunState
+
+        self.prep, self.cfg, self.out, self.manifest = run, run.cfg, out, manifest
+        self.state = RunState(manifest.data)
+        self.on_progress, self.on_round = on_progress, on_round
+        self.started = time.perf_counter()
+        self.seconds_before = self.state.seconds  # earlier invocations of this run
+
+    def spent(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.started
+
+    def check_finished_rounds(self) -> None:
+        """A finished round's shards are what the ledger was built from: if one went missing, the folder
+        was changed behind medmint's back, and resuming would silently drop rows."""
+        for record in self.state.rounds:
+            for shard in record.get("shards", []):
+                if not (self.out / shard).exists():
+                    raise OutputFolderError(f"{self.out / shard}: missing, but run.json says round {record['round']} "
+                                            "finished; restore it or start again in a new --out folder")
+
+    def run(self) -> None:
+        from medmint.pipeline.rebalance import final_shortfall
+
+        self.check_finished_rounds()
+        target = self.cfg.target
+        limited_by = None
+        while True:
+            ledger = self.state.ledger
+            assessment = self.prep.goal.assess(ledger.accepted, ledger.n_accepted)
+            samples_left = target.max_samples - ledger.n_requested
+            hours_left = None if target.budget.hours is None else target.budget.hours * 3600 - self.spent()
+            stop = (TARGETS_MET if assessment.done else SAMPLES_SPENT if samples_left <= 0
+                    else HOURS_SPENT if hours_left is not None and hours_left <= 0 else None)
+            if stop is None:
+                plan_size, limited_by = self.run_round(samples_left, hours_left)
+                if plan_size:
+                    continue
+                stop = NOTHING_TO_PLAN
+            break
+        shortfall = final_shortfall(assessment, ledger.acceptance(), budget_left=samples_left,
+                                    hours_spent=stop == HOURS_SPENT, limited_by=limited_by)
+        totals: Counter[str] = Counter()
+        for r in self.state.rounds:
+            totals.update(r["counts"])
+        self.manifest.data.update(status="complete", stopped_because=stop, progress=assessment.to_dict(),
+                                  shortfall=shortfall, counts=dict(sorted(totals.items())),
+                                  seconds=round(self.spent(), 3))
+        self.manifest.data.pop("planning", None)
+        self.manifest.save()
+
+    def round_cap(self, round_index: int, samples_left: int, hours_left: float | None) -> int:
+        """The samples this round may plan: what the budget leaves, and with an hours budget what the
+        time left allows at the pace of the rounds so far. Recorded, so a resumed round replans the same."""
+        cap = self.state.planned_cap(round_index)
+        if cap is not None:
+            return cap
+        cap = samples_left
+        done = [r for r in self.state.rounds if r["counts"].get("generated")]
+        if hours_left is not None and done:
+            pace = sum(r["seconds"] for r in done) / sum(r["counts"]["generated"] for r in done)
+            cap = min(cap, max(1, int(hours_left / max(pace, 1e-6))))
+        self.manifest.data["planning"] = {"round": round_index, "budget_left": cap, "seconds": 0.0, "metrics": {}}
+        self.manifest.save()
+        return cap
+
+    def run_round(self, samples_left: int, hours_left: float | None) -> tuple[int, str | None]:
+        """Plans and runs the next round (its parts not yet on disk); returns (requests, limited_by)."""
+        from medmint.pipeline import rounds
+        from medmint.pipeline.job import run_part
+        from medmint.pipeline.parts import ACCEPTED, REJECTED, shard_counts, split
+
+        r = self.state.next_round
+        cap = self.round_cap(r, samples_left, hours_left)
+        ledger = self.state.ledger
+        plan = rounds.plan(self.cfg, self.prep.reference, ledger, r, cap)
+        planning = self.manifest.data["planning"]
+        if not plan.requests:
+            return 0, plan.limited_by
+        parts = split(plan.requests, r, self.cfg.output.shard_rows)
+        for part in parts:
+            if part.done(self.out):
+                continue
+            began = time.perf_counter()
+            result = run_part(self.cfg, self.out, part, self.prep.args, created_at=self.manifest.created_at)
+            planning["metrics"][part.name] = beam_metrics(result)
+            planning["seconds"] = round(planning["seconds"] + time.perf_counter() - began, 3)
+            self.manifest.save()
+            if self.on_progress:
+                self.on_progress(ledger.n_accepted + shard_counts(self.out, [part])[0]["accepted"], self.cfg.target.total)
+        counts, accepted_ids = shard_counts(self.out, parts)
+        ledger.record_all(plan.requests, accepted_ids)
+        metrics: Counter[str] = Counter()
+        for part_metrics in planning["metrics"].values():
+            metrics.update(part_metrics)
+        record = {
+            "round": r,
+            "requested": len(plan.requests),
+            "parts": len(parts),
+            "budget_left": cap,
+            "limited_by": plan.limited_by,
+            "expected_accepted": round(plan.expected_total, 2),
+            "counts": counts,
+            "acceptance_rate": round(counts.get("accepted", 0) / max(1, counts.get("generated", 0)), 4),
+            "beam_metrics": dict(sorted(metrics.items())),
+            "beam_metrics_parts": len(planning["metrics"]),
+            "seconds": planning["seconds"],
+            "shards": [part.shard(kind) for part in parts for kind in (ACCEPTED, REJECTED)],
+        }
+        self.state.rounds.append(record)
+        self.manifest.data["ledger"] = ledger.to_dict()
+        self.manifest.data.pop("planning")
+        progress = self.prep.goal.assess(ledger.accepted, ledger.n_accepted).to_dict()
+        self.manifest.data["progress"] = progress
+        self.manifest.save()
+        if self.on_round:
+            self.on_round(RoundEvent(record, progress))
+        return len(plan.requests), plan.limited_by

@@ -2,25 +2,66 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from apache_beam.ml.inference.base import ModelHandler
 
-from medmint.config import GeneratorConfig
+from medmint.config import GeneratorConfig, MedmintConfig
 from medmint.records import GeneratedSample, SampleRequest
 
 
-class GeneratorModelHandler(ModelHandler[SampleRequest, GeneratedSample, Any]):
-    """Wraps ``generators.registry.create_generator`` so the phantom and the model share one path."""
+def torch_threads(cfg: MedmintConfig) -> int | None:
+    """Torch threads per Beam worker: the configured count, else the cores split among the workers.
 
-    def __init__(self, cfg: GeneratorConfig) -> None:
+    Every worker process would otherwise start one thread per core, so two workers on two cores run
+    four busy threads and slow each other down. None keeps torch's own default (one worker).
+    """
+    if cfg.generator.threads is not None:
+        return cfg.generator.threads
+    if cfg.runner.workers > 1:
+        return max(1, (os.cpu_count() or 1) // cfg.runner.workers)
+    return None
+
+
+def resolve_device(cfg: GeneratorConfig) -> str:
+    """The device ``generator.load`` will pick: the phantom draws on the CPU; the diffusion model
+    resolves "auto" as its loader does (CUDA when torch sees a GPU, else the CPU)."""
+    if cfg.name != "diffusion":
+        return "cpu"
+    if cfg.device != "auto":
+        return cfg.device
+    from medmint.generators.diffusion.training import resolve_device as torch_device
+
+    return torch_device("auto").type
+
+
+class GeneratorModelHandler(ModelHandler[SampleRequest, GeneratedSample, Any]):
+    """Wraps ``generators.registry.create_generator`` so the phantom and the model share one path.
+
+    ``threads`` (see ``torch_threads``) is applied in each worker process when it loads the model.
+    """
+
+    def __init__(self, cfg: GeneratorConfig, *, threads: int | None = None) -> None:
         super().__init__()
         self._cfg = cfg
+        self._threads = threads
+        self._device: str | None = None  # resolved on first use: it may import torch
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            self._device = resolve_device(self._cfg)
+        return self._device
 
     def load_model(self) -> Any:
         from medmint.generators.registry import create_generator
 
+        if self._threads is not None and self._cfg.name == "diffusion":
+            import torch
+
+            torch.set_num_threads(self._threads)  # per process: this worker's share of the cores
         generator = create_generator(self._cfg)
         generator.load(Path(self._cfg.checkpoint) if self._cfg.checkpoint else None, self._cfg.device)
         return generator
@@ -31,7 +72,18 @@ class GeneratorModelHandler(ModelHandler[SampleRequest, GeneratedSample, Any]):
         return model.sample(batch)
 
     def batch_elements_kwargs(self) -> dict[str, int]:
-        return {"min_batch_size": 1, "max_batch_size": self._cfg.batch_size}
+        """Batches of exactly ``generator.batch_size`` (the last of a bundle may be short).
+
+        A batch of the sampler costs nearly the same at 1 or 16 requests on the CPU, so Beam's
+        adaptive sizing, which starts at ``min_batch_size`` and at most doubles per batch, would spend
+        its first batches far below the configured size; min = max turns the estimator off.
+        """
+        return {"min_batch_size": self._cfg.batch_size, "max_batch_size": self._cfg.batch_size}
+
+    def share_model_across_processes(self) -> bool:
+        """One model in GPU memory serves every worker process; on the CPU each worker keeps its own
+        copy, so the workers sample in parallel instead of queueing on one process's model."""
+        return self.device == "cuda"
 
     def get_metrics_namespace(self) -> str:
         return "medmint_generator"

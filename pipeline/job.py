@@ -1,16 +1,17 @@
-"""The Beam job for one generation round, shaped like Beam's RunInference examples.
+"""The Beam job for one part of one generation round, shaped like Beam's RunInference examples.
 
-    python -m medmint.pipeline.job --config configs/demo-phantom.yaml --out OUT --runner=FnApiRunner
+    python -m medmint.pipeline.job --config CONFIG --out OUT --round R --part P --runner=FnApiRunner
 
-``medmint generate`` wraps this with the run manifest (resume, run.json, progress); calling the
-job directly runs one round into an OUT that ``open_run`` has already accepted.
+``medmint generate`` (``pipeline/driver.py``) plans the rounds, records them in OUT/run.json and runs
+one job per part; run directly, the job reruns part P of the round under way in OUT's run.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Iterator, Sequence
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import RunInference
@@ -19,8 +20,11 @@ from apache_beam.runners.runner import PipelineResult
 
 from medmint.config import MedmintConfig, config_sha256, load_config
 from medmint.pipeline import sinks
-from medmint.pipeline.handler import GeneratorModelHandler
-from medmint.pipeline.planning import plan_requests
+from medmint.pipeline.handler import GeneratorModelHandler, torch_threads
+from medmint.pipeline.parts import Part
+from medmint.pipeline.reference import load_reference
+from medmint.pipeline.rounds import RunState, round_parts
+from medmint.pipeline.run_manifest import load_run
 from medmint.pipeline.dedupe import NAME as NEAR_DUPLICATE
 from medmint.pipeline.dedupe import MarkNearDuplicates
 from medmint.pipeline.stages import ACCEPTED, REJECTED, Anonymize, ToRow, Validate, WriteDicom, WriteShard, plan_for
@@ -29,70 +33,79 @@ from medmint.pipeline.stages import ACCEPTED, REJECTED, Anonymize, ToRow, Valida
 def parse_known_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="medmint.pipeline.job")
     parser.add_argument("--config", required=True, help="medmint YAML config")
-    parser.add_argument("--out", required=True, help="output folder (one run per folder)")
+    parser.add_argument("--out", required=True, help="output folder holding the run's run.json")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="KEY=VALUE override")
     parser.add_argument("--round", dest="round_index", type=int, default=0)
-    parser.add_argument("--created-at", default=None, help="run start time (ISO 8601), from run.json")
+    parser.add_argument("--part", type=int, default=0)
     return parser.parse_known_args(list(argv) if argv is not None else None)
 
 
-def shard_counts(cfg: MedmintConfig) -> dict[str, int]:
-    """Rejected rows carry no pixels, so they pack eight times denser than accepted rows."""
-    return {
-        ACCEPTED: sinks.shard_count(cfg.target.total, cfg.output.shard_rows),
-        REJECTED: sinks.shard_count(cfg.target.total, cfg.output.shard_rows * 8),
-    }
-
-
-def build(
-    p: beam.Pipeline, cfg: MedmintConfig, out: str, *, round_index: int, created_at: dt.datetime
-) -> dict[str, beam.PCollection]:
-    """Adds the labelled steps of one round to ``p``; returns the written shard names per branch."""
-    requests = plan_requests(cfg, round_index)
+def build(p: beam.Pipeline, cfg: MedmintConfig, out: str, part: Part, *, created_at: dt.datetime) -> None:
+    """Adds the labelled steps of one part to ``p``: requests in, one accepted and one rejected shard
+    out (written even when empty), DICOM per accepted sample, dead letters for generator failures."""
     digest = config_sha256(cfg)
-    shards = shard_counts(cfg)
+    handler = GeneratorModelHandler(cfg.generator, threads=torch_threads(cfg))
     generated, failed = (
         p
-        | "CreateRequests" >> beam.Create(requests, reshuffle=True)
-        | "Generate" >> RunInference(GeneratorModelHandler(cfg.generator)).with_exception_handling()
+        | "CreateRequests" >> beam.Create(list(part.requests), reshuffle=True)
+        | "Generate" >> RunInference(handler).with_exception_handling()
     )
-    _ = failed.failed_inferences | "CountFailures" >> beam.Map(_count_failure)
+    _ = (
+        failed.failed_inferences
+        | "DeadLetters" >> beam.FlatMap(_dead_letters)
+        | "GroupFailures" >> beam.combiners.ToList()
+        | "WriteFailures" >> beam.Map(_write_failures, out=out, path=part.failures)
+    )
     validated = generated | "Validate" >> beam.ParDo(Validate(cfg))
     near_duplicate = next((r for r in plan_for(cfg)[2] if r["name"] == NEAR_DUPLICATE and r["used"]), None)
     if near_duplicate:
         validated = validated | "RejectNearDuplicates" >> MarkNearDuplicates(near_duplicate["threshold"])
-    branches = validated | "Anonymize" >> beam.ParDo(Anonymize(cfg, shards)).with_outputs(ACCEPTED, REJECTED)
-    written = {}
+    branches = validated | "Anonymize" >> beam.ParDo(Anonymize(cfg, part)).with_outputs(ACCEPTED, REJECTED)
     for kind in (ACCEPTED, REJECTED):
         records = branches[kind]
         if kind == ACCEPTED:
             records = records | "WriteDicom" >> beam.ParDo(WriteDicom(cfg, out))
-        written[kind] = (
+        _ = (
             records
             | f"ToRow[{kind}]" >> beam.ParDo(ToRow(cfg, digest, created_at, with_pixels=kind == ACCEPTED))
-            | f"GroupByShard[{kind}]" >> beam.GroupByKey()
-            | f"WriteParquet[{kind}]" >> beam.ParDo(WriteShard(cfg.labels, out, with_pixels=kind == ACCEPTED))
+            | f"CollectShard[{kind}]" >> beam.combiners.ToList()  # one (maybe empty) list: the shard
+            | f"WriteParquet[{kind}]" >> beam.ParDo(
+                WriteShard(cfg.labels, out, part.shard(kind), with_pixels=kind == ACCEPTED))
         )
-    return written
 
 
-def _count_failure(failure: object) -> object:
+def _dead_letters(failure: tuple[Any, Any]) -> Iterator[dict[str, str]]:
+    """A failed batch names every request in it, with the error, so the part's failures file says which."""
     from apache_beam.metrics import Metrics
 
-    Metrics.counter("medmint", "generation_failed").inc()
-    return failure
+    batch, error = failure
+    for req in batch if isinstance(batch, (list, tuple)) else [batch]:
+        Metrics.counter("medmint", "generation_failed").inc()
+        yield {"sample_id": getattr(req, "sample_id", str(req)), "error": str(error).strip().splitlines()[-1][:500]}
+
+
+def _write_failures(failures: list[dict[str, str]], *, out: str, path: str) -> None:
+    if failures:
+        sinks.write_failures(Path(out) / path, failures)
 
 
 def run(argv: Sequence[str] | None = None, test_pipeline: beam.Pipeline | None = None) -> PipelineResult:
     known, beam_args = parse_known_args(argv)
     cfg = load_config(known.config, known.overrides)
-    created_at = (
-        dt.datetime.fromisoformat(known.created_at) if known.created_at else dt.datetime.now(dt.timezone.utc)
-    )
-    options = PipelineOptions(beam_args)
+    manifest = load_run(Path(known.out), cfg)
+    parts = round_parts(cfg, load_reference(cfg), RunState(manifest.data), known.round_index)
+    if not 0 <= known.part < len(parts):
+        raise ValueError(f"--part {known.part}: round {known.round_index} has parts 0..{len(parts) - 1}")
+    return run_part(cfg, known.out, parts[known.part], beam_args, created_at=manifest.created_at,
+                    test_pipeline=test_pipeline)
+
+
+def run_part(cfg: MedmintConfig, out: str | Path, part: Part, beam_args: Sequence[str], *,
+             created_at: dt.datetime, test_pipeline: beam.Pipeline | None = None) -> PipelineResult:
+    options = PipelineOptions(list(beam_args))
     options.view_as(SetupOptions).save_main_session = False
     p = test_pipeline or beam.Pipeline(options=options)
-    build(p, cfg, known.out, round_index=known.round_index, created_at=created_at)
+    build(p, cfg, str(out), part, created_at=created_at)
     result = p.run()
     result.wait_until_finish()
     return result

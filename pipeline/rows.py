@@ -53,9 +53,10 @@ def to_row(
     for prefix, values in sources.items():
         row.update(_labels(prefix, values, labels))
     row.update(
-        report_findings=gen.report_findings,
-        report_impression=gen.report_impression,
-        report_text=gen.report_text,
+        report_findings=rec.report_findings,
+        report_impression=rec.report_impression,
+        report_text=rec.report_text,
+        phi_scrubbed=rec.phi_scrubbed,
         rows=int(gen.image.shape[0]),
         columns=int(gen.image.shape[1]),
         bits_stored=gen.bits_stored,

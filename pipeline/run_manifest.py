@@ -57,6 +57,18 @@ class RunManifest:
         atomic_write_bytes(self.path, (json.dumps(self.data, indent=2, sort_keys=False) + "\n").encode())
 
 
+def created_at() -> dt.datetime:
+    """The run's start time, written into every row; ``SOURCE_DATE_EPOCH`` (the reproducible-builds
+    convention) pins it, so two runs of the same config and seed give byte-identical shards."""
+    pinned = os.environ.get("SOURCE_DATE_EPOCH")
+    if pinned is None:
+        return _now()
+    try:
+        return dt.datetime.fromtimestamp(int(pinned), dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise OutputFolderError(f"SOURCE_DATE_EPOCH={pinned!r}: not a whole number of seconds since 1970") from None
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
@@ -73,35 +85,44 @@ def check_writable(out: Path) -> None:
         raise OutputFolderError(f"{out}: output folder is not writable ({exc.strerror or exc})") from None
 
 
+def load_run(out: Path, cfg: MedmintConfig) -> RunManifest:
+    """The run in OUT, which must be this config's."""
+    path = Path(out) / RUN_JSON
+    digest = config_sha256(cfg)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        held = data["config_sha256"]
+    except FileNotFoundError:
+        raise OutputFolderError(f"{path}: no run manifest; start the run with medmint generate") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise OutputFolderError(f"{path}: unreadable run manifest; refusing to write into this folder") from None
+    if held != digest:
+        raise OutputFolderError(
+            f"{out}: holds another run (config sha256 {held[:12]}, this config {digest[:12]}); use a new --out folder"
+        )
+    return RunManifest(path, data)
+
+
 def open_run(out: Path, cfg: MedmintConfig, checkpoint_sha256: str | None) -> RunManifest:
     """Start a run in OUT, or resume the one there; refuse an OUT holding something else."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputFolderError(f"{out}: exists and is not a folder")
     path = out / RUN_JSON
-    digest = config_sha256(cfg)
     if path.exists():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            held = data["config_sha256"]
-        except (OSError, ValueError, KeyError, TypeError):
-            raise OutputFolderError(f"{path}: unreadable run manifest; refusing to write into this folder") from None
-        if held != digest:
-            raise OutputFolderError(
-                f"{out}: holds another run (config sha256 {held[:12]}, this config {digest[:12]}); "
-                "use a new --out folder"
-            )
+        manifest = load_run(out, cfg)
         check_writable(out)
-        return RunManifest(path, data)
+        return manifest
     if out.exists() and any(p.name != ".medmint-lock" for p in out.iterdir()):
         raise OutputFolderError(f"{out}: folder is not empty and holds no medmint run; use a new --out folder")
     check_writable(out)
+    digest = config_sha256(cfg)
     manifest = RunManifest(
         path,
         {
             "medmint_run": 1,
             "status": "running",
-            "created_at": _now().isoformat(),
+            "created_at": created_at().isoformat(),
             "config_sha256": digest,
             "checkpoint_sha256": checkpoint_sha256,
             "config": config_dict(cfg),

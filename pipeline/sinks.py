@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
+import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from medmint.atomic import atomic_write
+from medmint.atomic import atomic_write, atomic_write_bytes
 
 
-def shard_count(total: int, shard_rows: int) -> int:
-    return max(1, -(-total // shard_rows))
+def part_count(requests: int, shard_rows: int) -> int:
+    return max(1, -(-requests // shard_rows))
 
 
-def shard_name(kind: str, index: int, count: int) -> str:
-    return f"data/{kind}-{index:05d}-of-{count:05d}.parquet"
-
-
-def shard_index(sample_id: str, count: int) -> int:
-    """Stable across processes and runs (unlike ``hash``), so a rerun writes the same shards."""
-    return int.from_bytes(hashlib.sha256(sample_id.encode()).digest()[:8], "big") % count
+def shard_name(kind: str, round_index: int, part: int, parts: int) -> str:
+    """One accepted and one rejected shard per part of a round; sortable, and globbed by readers as
+    ``data/accepted-*.parquet``."""
+    return f"data/{kind}-r{round_index:03d}-{part:05d}-of-{parts:05d}.parquet"
 
 
 def dicom_paths(study: str, series: str, sop: str, sr_series: str, sr_sop: str) -> tuple[str, str]:
@@ -44,4 +41,12 @@ def write_parquet_shard(path: Path, rows: Iterable[dict[str, Any]], schema: Any)
     ordered = sorted(rows, key=lambda r: r["sample_id"])
     table = pa.Table.from_pylist(ordered, schema=schema)
     atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", write_statistics=True))
+    return len(ordered)
+
+
+def write_failures(path: Path, failures: Iterable[dict[str, Any]]) -> int:
+    """The dead letters of one part (requests the generator raised on), as JSON lines."""
+    ordered = sorted(failures, key=lambda f: f["sample_id"])
+    text = "".join(json.dumps(f, sort_keys=True) + "\n" for f in ordered)
+    atomic_write_bytes(path, text.encode())
     return len(ordered)

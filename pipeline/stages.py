@@ -11,10 +11,11 @@ from apache_beam.metrics import Metrics
 
 from medmint.config import MedmintConfig
 from medmint.pipeline import sinks
+from medmint.pipeline.acceptance import positives_of
+from medmint.pipeline.parts import ACCEPTED, REJECTED, Part, finding_counter
 from medmint.records import GeneratedSample, OutputRecord, ValidatedSample
 
 NAMESPACE = "medmint"
-ACCEPTED, REJECTED = "accepted", "rejected"
 
 
 class Validate(beam.DoFn):
@@ -48,27 +49,34 @@ def plan_for(cfg: MedmintConfig) -> tuple[Any, list[Any], list[dict[str, Any]]]:
 
 
 class Anonymize(beam.DoFn):
-    """Mints the synthetic identity and UIDs, names the files and the shard, and branches."""
+    """Scrubs PHI from the report, mints the synthetic identity and UIDs, names the files and the
+    shard, and branches. Rejected rows are written too (with their report text), so both are scrubbed."""
 
-    def __init__(self, cfg: MedmintConfig, shards: dict[str, int]) -> None:
+    def __init__(self, cfg: MedmintConfig, part: Part) -> None:
         self._cfg = cfg
-        self._shards = shards
-        self._counters = {k: Metrics.counter(NAMESPACE, k) for k in (ACCEPTED, REJECTED)}
+        self._part = part
+        self._counters = {k: Metrics.counter(NAMESPACE, k) for k in (ACCEPTED, REJECTED, "phi_scrubbed")}
 
     def process(self, sample: ValidatedSample) -> Iterator[Any]:
         from medmint.anonymize.minting import mint_identity, mint_uids
+        from medmint.anonymize.text import scrub_report
 
-        req = sample.generated.request
+        gen = sample.generated
+        req = gen.request
         identity = mint_identity(req.sample_id, req.age, req.sex)
         uids = mint_uids(req.sample_id, self._cfg.output.uid_root)
         kind = ACCEPTED if sample.accepted else REJECTED
-        count = self._shards[kind]
+        findings, impression = (scrub_report(text, mode="tag") for text in (gen.report_findings, gen.report_impression))
+        scrubbed = len(findings.hits) + len(impression.hits)
+        self._counters["phi_scrubbed"].inc(scrubbed)
         image_path = sr_path = None
         if sample.accepted:
             image_path, sr_path = sinks.dicom_paths(uids.study, uids.image_series, uids.image_sop, uids.sr_series, uids.sr_sop)
+            for label in positives_of(req.findings):
+                Metrics.counter(NAMESPACE, finding_counter(label)).inc()
         else:
-            for reason in sample.reject_reasons:
-                Metrics.counter(NAMESPACE, f"rejected_{reason.split(':')[0]}").inc()
+            for gate in sorted({reason.split(":")[0] for reason in sample.reject_reasons}):
+                Metrics.counter(NAMESPACE, f"rejected_{gate}").inc()
         self._counters[kind].inc()
         record = OutputRecord(
             validated=sample,
@@ -76,7 +84,10 @@ class Anonymize(beam.DoFn):
             uids=uids,
             image_path=image_path,
             sr_path=sr_path,
-            shard=sinks.shard_name(kind, sinks.shard_index(req.sample_id, count), count),
+            shard=self._part.shard(kind),
+            report_findings=findings.text,
+            report_impression=impression.text,
+            phi_scrubbed=scrubbed,
         )
         yield beam.pvalue.TaggedOutput(kind, record)
 
@@ -121,8 +132,8 @@ class WriteDicom(beam.DoFn):
         )
         report = DiagnosticReportSR(
             image=image,
-            findings=gen.report_findings,
-            impression=gen.report_impression,
+            findings=rec.report_findings,
+            impression=rec.report_impression,
             series_instance_uid=rec.uids.sr_series,
             sop_instance_uid=rec.uids.sr_sop,
             institution_name=institution,
@@ -134,7 +145,7 @@ class WriteDicom(beam.DoFn):
 
 
 class ToRow(beam.DoFn):
-    """Keys each record by its shard, as a Parquet row."""
+    """One record as one Parquet row of ``medmint.records.parquet_schema``."""
 
     def __init__(self, cfg: MedmintConfig, config_sha256: str, created_at: dt.datetime, with_pixels: bool) -> None:
         self._cfg = cfg
@@ -142,11 +153,11 @@ class ToRow(beam.DoFn):
         self._created_at = created_at
         self._with_pixels = with_pixels
 
-    def process(self, rec: OutputRecord) -> Iterator[tuple[str, dict[str, Any]]]:
+    def process(self, rec: OutputRecord) -> Iterator[dict[str, Any]]:
         import medmint
         from medmint.pipeline.rows import to_row
 
-        yield rec.shard, to_row(
+        yield to_row(
             rec,
             labels=self._cfg.labels,
             config_sha256=self._sha,
@@ -157,14 +168,17 @@ class ToRow(beam.DoFn):
 
 
 class WriteShard(beam.DoFn):
-    def __init__(self, labels: tuple[str, ...], out: str, with_pixels: bool) -> None:
+    """Writes the part's shard for one branch from all its rows (an empty list writes an empty shard)."""
+
+    def __init__(self, labels: tuple[str, ...], out: str, shard: str, with_pixels: bool) -> None:
         self._labels = labels
         self._out = out
+        self._shard = shard
         self._with_pixels = with_pixels
 
-    def process(self, keyed: tuple[str, Any]) -> Iterator[str]:
+    def process(self, rows: list[dict[str, Any]]) -> Iterator[str]:
         from medmint.records import parquet_schema
 
-        shard, rows = keyed
-        sinks.write_parquet_shard(Path(self._out) / shard, rows, parquet_schema(self._labels, with_pixels=self._with_pixels))
-        yield shard
+        schema = parquet_schema(self._labels, with_pixels=self._with_pixels)
+        sinks.write_parquet_shard(Path(self._out) / self._shard, rows, schema)
+        yield self._shard

@@ -14,10 +14,11 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 
 
-def medmint_cli(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``medmint`` entry point as a user would."""
+def medmint_cli(*args: str, cwd: Path | None = None, check: bool = False,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``medmint`` entry point as a user would (``env`` adds to the environment)."""
     exe = shutil.which("medmint", path=str(Path(sys.executable).parent)) or "medmint"
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
     proc = subprocess.run([exe, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f"medmint {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

@@ -62,7 +62,11 @@ def test_output_layout_and_run_manifest(run_a):
     assert manifest["counts"]["generated"] == manifest["counts"]["accepted"] == N
     assert len(manifest["config_sha256"]) == 64 and manifest["versions"]["medmint"]
     shards = sorted(p.name for p in (run_a / "data").iterdir())
-    assert shards == [f"accepted-{i:05d}-of-00003.parquet" for i in range(3)] + ["rejected-00000-of-00001.parquet"]
+    assert shards == [f"{kind}-r000-{i:05d}-of-00003.parquet" for kind in ("accepted", "rejected") for i in range(3)]
+    (round0,) = manifest["rounds"]
+    assert round0["shards"] == [f"data/{n}" for n in sorted(shards, key=lambda n: (n.split("-")[2], n))]
+    assert round0["counts"]["accepted"] == round0["beam_metrics"]["accepted"] == N
+    assert manifest["stopped_because"] == "every target met" and manifest["shortfall"] == []
     studies = list((run_a / "dicom").iterdir())
     assert len(studies) == N
     for study in studies:  # one image series and one SR series per study
@@ -124,7 +128,9 @@ def test_resume_after_a_crash_gives_the_same_corpus(run_a, tmp_path):
     crashed = tmp_path / "C"
     shutil.copytree(run_a, crashed)
     manifest = json.loads((crashed / "run.json").read_text())
-    manifest["status"] = "running"
+    # as a crash inside round 0 leaves it: the round planned, not yet recorded as finished
+    manifest.update(status="running", rounds=[], ledger=[], planning={"round": 0, "budget_left": 10 * N,
+                                                                      "seconds": 1.0, "metrics": {}})
     (crashed / "run.json").write_text(json.dumps(manifest))
     for shard in (crashed / "data").glob("*.parquet"):
         shard.unlink()
@@ -214,9 +220,11 @@ def test_run_manifest_records_each_validator_used_or_skipped(run_a):
 
 def test_a_failing_gate_rejects_with_its_reason_and_writes_no_dicom(tmp_path):
     out = tmp_path / "strict"
-    proc = generate(out, "--set", "validators.report_length.threshold=1000", "--set", "validators.image_noise.enabled=false")
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = generate(out, "--set", "validators.report_length.threshold=1000", "--set", "validators.image_noise.enabled=false",
+                    "--set", f"target.budget.samples={N}")
+    assert proc.returncode == 3, proc.stderr[-3000:]  # finished, short of its target
     assert f"0 accepted, {N} rejected" in proc.stdout
+    assert f"shortfall: total: 0 of {N} accepted" in proc.stderr and "samples budget is spent" in proc.stderr
     rejected = table(out, "rejected").to_pylist()
     assert len(rejected) == N and not any(r["accepted"] for r in rejected)
     assert all(any(reason.startswith("report_length: ") and reason.endswith("words < 1000") for reason in r["reject_reasons"])
@@ -225,6 +233,7 @@ def test_a_failing_gate_rejects_with_its_reason_and_writes_no_dicom(tmp_path):
     assert not list(out.rglob("*.dcm"))
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["counts"]["rejected_report_length"] == N  # counted per gate, not per reason text
+    assert manifest["rounds"][0]["beam_metrics"]["rejected_report_length"] == N
     assert not any(k.startswith("rejected_") and ":" in k for k in manifest["counts"])
     record = {v["name"]: v for v in manifest["validators"]}
     assert record["report_length"]["threshold"] == 1000 and record["image_noise"] == {

@@ -4,7 +4,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from medmint.atomic import TMP_MARK, atomic_write, remove_stale_temporaries
-from medmint.pipeline.sinks import shard_index, shard_name, write_dicom, write_parquet_shard
+from medmint.pipeline.sinks import shard_name, write_dicom, write_parquet_shard
 from medmint.records import parquet_schema
 
 
@@ -43,11 +43,18 @@ def test_existing_dicom_is_not_rewritten(tmp_path):
     assert path.read_bytes() == b"already there"
 
 
-def test_shards_are_stable_and_names_sortable():
-    ids = [f"s{i}" for i in range(1000)]
-    first = [shard_index(i, 7) for i in ids]
-    assert first == [shard_index(i, 7) for i in ids] and set(first) == set(range(7))
-    assert shard_name("accepted", 3, 12) == "data/accepted-00003-of-00012.parquet"
+def test_parts_cover_the_round_in_order_and_name_sortable_shards():
+    from medmint.pipeline.parts import split
+    from medmint.records import SampleRequest
+
+    requests = [SampleRequest(f"s{i:03d}", i, "joint", {}, "PA", "F", 50, 2, i) for i in range(21)]
+    parts = split(requests, 2, 8)
+    assert [len(p.requests) for p in parts] == [8, 8, 5] and {p.count for p in parts} == {3}
+    assert [r for p in parts for r in p.requests] == requests
+    assert parts[1].shard("accepted") == shard_name("accepted", 2, 1, 3) == "data/accepted-r002-00001-of-00003.parquet"
+    names = [shard_name("rejected", r, i, 12) for r in (0, 1, 10) for i in range(12)]
+    assert names == sorted(names)
+    assert len(split(requests[:1], 0, 8)) == 1
 
 
 def test_parquet_shard_is_the_same_file_whatever_the_row_order(tmp_path):
@@ -55,7 +62,7 @@ def test_parquet_shard_is_the_same_file_whatever_the_row_order(tmp_path):
     rows = [{n: None for n in schema.names} for _ in range(20)]
     for i, r in enumerate(rows):
         r.update(sample_id=f"s{i:03d}", round=0, sample_index=i, seed=i, task="joint", view="PA", sex="F", age=50,
-                 age_bin="50-59", report_findings="f", report_impression="i", report_text="t", rows=8, columns=8,
+                 age_bin="50-59", report_findings="f", report_impression="i", report_text="t", phi_scrubbed=0, rows=8, columns=8,
                  bits_stored=12, accepted=False, reject_reasons=["x"], scores=[("x", 1.0)], patient_id="p",
                  patient_name="A^B", patient_birth_date="19700101", study_date="20200101", accession_number="a",
                  study_instance_uid="1", series_instance_uid="2", sop_instance_uid="3", sr_series_instance_uid="4",
