@@ -211,7 +211,8 @@ class _Rounds:
             if part.done(self.out):
                 continue
             began = time.perf_counter()
-            result = run_part(self.cfg, self.out, part, self.prep.args, created_at=self.manifest.created_at)
+            result = run_part(self.cfg, self.out, part, self.prep.args, created_at=self.manifest.created_at,
+                              validators=self.prep.validators)
             planning["metrics"][part.name] = beam_metrics(result)
             planning["seconds"] = round(planning["seconds"] + time.perf_counter() - began, 3)
             self.manifest.save()

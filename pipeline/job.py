@@ -40,9 +40,12 @@ def parse_known_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, li
     return parser.parse_known_args(list(argv) if argv is not None else None)
 
 
-def build(p: beam.Pipeline, cfg: MedmintConfig, out: str, part: Part, *, created_at: dt.datetime) -> None:
+def build(p: beam.Pipeline, cfg: MedmintConfig, out: str, part: Part, *, created_at: dt.datetime,
+          validators: list[dict[str, Any]] | None = None) -> None:
     """Adds the labelled steps of one part to ``p``: requests in, one accepted and one rejected shard
-    out (written even when empty), DICOM per accepted sample, dead letters for generator failures."""
+    out (written even when empty), DICOM per accepted sample, dead letters for generator failures.
+    ``validators``: the run's validator record (``plan_for``), so the launcher loads the checkpoint's
+    critic and index once per run rather than once per part."""
     digest = config_sha256(cfg)
     handler = GeneratorModelHandler(cfg.generator, threads=torch_threads(cfg))
     generated, failed = (
@@ -57,7 +60,8 @@ def build(p: beam.Pipeline, cfg: MedmintConfig, out: str, part: Part, *, created
         | "WriteFailures" >> beam.Map(_write_failures, out=out, path=part.failures)
     )
     validated = generated | "Validate" >> beam.ParDo(Validate(cfg))
-    near_duplicate = next((r for r in plan_for(cfg)[2] if r["name"] == NEAR_DUPLICATE and r["used"]), None)
+    validators = plan_for(cfg)[2] if validators is None else validators
+    near_duplicate = next((r for r in validators if r["name"] == NEAR_DUPLICATE and r["used"]), None)
     if near_duplicate:
         validated = validated | "RejectNearDuplicates" >> MarkNearDuplicates(near_duplicate["threshold"])
     branches = validated | "Anonymize" >> beam.ParDo(Anonymize(cfg, part)).with_outputs(ACCEPTED, REJECTED)
@@ -79,9 +83,12 @@ def _dead_letters(failure: tuple[Any, Any]) -> Iterator[dict[str, str]]:
     from apache_beam.metrics import Metrics
 
     batch, error = failure
+    if isinstance(error, tuple) and len(error) >= 2:  # Beam hands (type, repr, traceback lines)
+        error = error[1]
+    text = (str(error).strip().splitlines() or ["unknown error"])[-1][:500]
     for req in batch if isinstance(batch, (list, tuple)) else [batch]:
         Metrics.counter("medmint", "generation_failed").inc()
-        yield {"sample_id": getattr(req, "sample_id", str(req)), "error": str(error).strip().splitlines()[-1][:500]}
+        yield {"sample_id": getattr(req, "sample_id", str(req)), "error": text}
 
 
 def _write_failures(failures: list[dict[str, str]], *, out: str, path: str) -> None:
@@ -101,11 +108,12 @@ def run(argv: Sequence[str] | None = None, test_pipeline: beam.Pipeline | None =
 
 
 def run_part(cfg: MedmintConfig, out: str | Path, part: Part, beam_args: Sequence[str], *,
-             created_at: dt.datetime, test_pipeline: beam.Pipeline | None = None) -> PipelineResult:
+             created_at: dt.datetime, validators: list[dict[str, Any]] | None = None,
+             test_pipeline: beam.Pipeline | None = None) -> PipelineResult:
     options = PipelineOptions(list(beam_args))
     options.view_as(SetupOptions).save_main_session = False
     p = test_pipeline or beam.Pipeline(options=options)
-    build(p, cfg, str(out), part, created_at=created_at)
+    build(p, cfg, str(out), part, created_at=created_at, validators=validators)
     result = p.run()
     result.wait_until_finish()
     return result

@@ -244,11 +244,13 @@ def plan_round(
     expected = np.zeros(len(CHEXPERT_LABELS))
     planned_total = variance = 0.0
     spread = np.zeros(len(CHEXPERT_LABELS))  # variance of each label's accepted count from this plan
+    carrying = np.zeros(len(CHEXPERT_LABELS))  # planned requests with each label: its most accepted
     limited_by: str | None = None
 
     def capped() -> np.ndarray:
-        """Labels that one more request could push over their cap (``SURPLUS_SIGMAS`` deviations up)."""
-        return have + expected + 1 + SURPLUS_SIGMAS * np.sqrt(spread) > cap
+        """Labels that one more request could push over their cap (``SURPLUS_SIGMAS`` deviations up,
+        but never more than every planned request with the label accepted)."""
+        return have + np.minimum(carrying, expected + SURPLUS_SIGMAS * np.sqrt(spread)) + 1 > cap
 
     def add(label: int | None) -> bool:
         """Plan one more request (containing ``label`` if given); False when a cap says stop."""
@@ -261,10 +263,11 @@ def plan_round(
             blocked[label] = False
         i = draws.draw(label, blocked)
         r = rates[i]
-        if planned_total + r + SURPLUS_SIGMAS * math.sqrt(variance + r * (1 - r)) > room:
+        if min(len(chosen) + 1, planned_total + r + SURPLUS_SIGMAS * math.sqrt(variance + r * (1 - r))) > room:
             limited_by = "surplus"
             return False
         chosen.append(i)
+        carrying[:] += pos[i]
         expected[:] += pos[i] * r
         spread[:] += pos[i] * r * (1 - r)
         planned_total += r

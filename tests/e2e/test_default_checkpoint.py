@@ -39,5 +39,7 @@ def test_the_readme_main_command_generates_with_the_default_checkpoint(tmp_path)
     assert not skipped, skipped
     rows = [r for kind in ("accepted", "rejected") for p in sorted((out / "data").glob(f"{kind}-*.parquet"))
             for r in pq.read_table(p).to_pylist()]
-    assert len(rows) == N and {r["generator"] for r in rows} == {"diffusion"}
+    assert len(rows) == run["counts"]["generated"] and {r["generator"] for r in rows} == {"diffusion"}
+    assert sum(r["accepted"] for r in rows) == run["counts"]["accepted"] == N  # rounds until N are accepted
+    assert run["stopped_because"] == "every target met" and len(run["rounds"]) >= 2
     assert all(r["reject_reasons"] for r in rows if not r["accepted"])

@@ -229,6 +229,14 @@ def test_a_round_never_plans_past_the_surplus_cap_or_the_budget(phantom):
     assert len(cut.requests) == 5 and cut.limited_by == "budget" and cut.requests == plan.requests[:5]
 
 
+def test_the_last_samples_are_planned_even_when_no_surplus_is_allowed(phantom):
+    cfg = cfg_for({"mode": "none"}, total=8, budget=None)  # 5 % of 8: no surplus at all
+    assert cfg.target.surplus_count == 0
+    plan = plan_round(cfg, phantom, round_index=1, total_accepted=7, acceptance=Acceptance.prior(0.5))
+    assert len(plan.requests) == 1 and plan.limited_by == "surplus"  # one request can add at most one
+    assert not plan_round(cfg, phantom, round_index=1, total_accepted=8, acceptance=Acceptance.prior(0.5)).requests
+
+
 def test_a_finding_the_validators_keep_rejecting_is_named_with_its_rate(phantom):
     cfg = cfg_for(DEMO, budget=1500)
     run = run_rounds(cfg, phantom, fake_validator({**HARD, "Pneumothorax": 0.04}))
