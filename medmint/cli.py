@@ -24,6 +24,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(validators_app, name="validators")
 
 EXIT_USAGE = 2
+EXIT_AUDIT_FAILED = 1  # the audit found a fault; its FAIL lines and report/index.html say which
 EXIT_SHORTFALL = 3  # the run finished but missed a target; run.json "shortfall" says which and why
 
 
@@ -175,8 +176,10 @@ def generate(
     set_: list[str] = typer.Option([], "--set", help="override KEY=VALUE (repeatable)"),
     runner: str = typer.Option(None, "--runner", help="Beam runner (default from config: FnApiRunner)"),
     workers: int = typer.Option(None, "--workers", min=1, help="local worker processes"),
+    audit_after: bool = typer.Option(True, "--audit/--no-audit", help="audit OUT when the run is complete "
+                                     "(report/index.html); exit 1 if the audit fails"),
 ) -> None:
-    """Generate a corpus: sample, validate, anonymize, write DICOM + Parquet + run.json.
+    """Generate a corpus: sample, validate, anonymize, write DICOM + Parquet + run.json, then audit it.
 
     Any further --option=value is passed to Beam (e.g. --job_endpoint=... for PortableRunner).
     """
@@ -202,8 +205,11 @@ def generate(
     shortfall = manifest.data.get("shortfall") or []
     for line in shortfall:
         typer.echo(f"shortfall: {line}", err=True)
+    passed = _audit_and_print(out, None) if audit_after else True
     if shortfall:
         raise typer.Exit(EXIT_SHORTFALL)
+    if not passed:
+        raise typer.Exit(EXIT_AUDIT_FAILED)
 
 
 def _print_round(event: Any) -> None:
@@ -216,6 +222,43 @@ def _print_round(event: Any) -> None:
     for finding, status in progress["findings"].items():
         mark = "met" if status["met"] else f"short {status['shortfall']}"
         typer.echo(f"  {finding}: {status['have']} of {status['wanted']} ({mark})")
+
+
+@app.command()
+def audit(
+    out: Path = typer.Argument(..., metavar="OUT", help="output folder of a finished medmint generate run"),
+    reference: Path = typer.Option(None, "--reference", help="reference manifest (real studies) for the "
+                                   "report's Frechet distance, precision / recall and report metrics"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON on stdout (nothing else)"),
+) -> None:
+    """Run the expectation suite over OUT and write report/; exit 0 when it passes, 1 when it fails."""
+
+    def _audit() -> Any:
+        from medmint.pipeline.audit import audit as run_audit
+
+        return run_audit(out, reference=reference)
+
+    if as_json:
+        result = _guarded(_audit)
+        typer.echo(result.to_json())
+        raise typer.Exit(0 if result.passed else EXIT_AUDIT_FAILED)
+    raise typer.Exit(0 if _audit_and_print(out, reference) else EXIT_AUDIT_FAILED)
+
+
+def _audit_and_print(out: Path, reference: Path | None) -> bool:
+    """The verdict, then one line per failing expectation (the fault named), then notes on stderr."""
+    from medmint.pipeline.audit import audit as run_audit
+
+    result = _guarded(lambda: run_audit(out, reference=reference))
+    c = result.counts
+    verdict = "passed" if result.passed else "FAILED"
+    typer.echo(f"audit {verdict}: {c['expectations'] - c['failed']} of {c['expectations']} expectations met "
+               f"on {c['accepted']} accepted + {c['rejected']} rejected rows -> {out / 'report' / 'index.html'}")
+    for e in result.failed:
+        typer.echo(f"  FAIL {e['details']}  [{e['name']}]")
+    for line in result.notes:
+        typer.echo(f"note: {line}", err=True)
+    return bool(result.passed)
 
 
 @app.command()

@@ -23,8 +23,10 @@ N = 24
 SETS = ["--set", f"target.total={N}", "--set", "generator.phantom.size=64", "--set", "output.shard_rows=8"]
 
 
-def generate(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return medmint_cli("generate", str(CONFIGS / "demo-phantom.yaml"), "--out", str(out), *SETS, *extra)
+def generate(out: Path, *extra: str, audit: bool = False) -> subprocess.CompletedProcess[str]:
+    """The audit (Great Expectations' import alone takes seconds) runs only where a test looks at it."""
+    return medmint_cli("generate", str(CONFIGS / "demo-phantom.yaml"), "--out", str(out), *SETS, *extra,
+                       "--audit" if audit else "--no-audit")
 
 
 def snapshot(out: Path) -> dict[str, tuple[str, int]]:
@@ -32,7 +34,7 @@ def snapshot(out: Path) -> dict[str, tuple[str, int]]:
     return {
         str(p.relative_to(out)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
         for p in sorted(out.rglob("*"))
-        if p.is_file() and p.name not in ("run.json", ".medmint-lock")
+        if p.is_file() and p.name not in ("run.json", ".medmint-lock") and p.relative_to(out).parts[0] != "report"
     }
 
 
@@ -50,9 +52,10 @@ def content(out: Path, drop=("created_at",)):
 @pytest.fixture(scope="module")
 def run_a(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("e2e") / "A"
-    proc = generate(out)
+    proc = generate(out, audit=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"{N} accepted" in proc.stdout
+    assert "audit passed" in proc.stdout and (out / "report" / "index.html").is_file()  # generate audits at the end
     return out
 
 

@@ -28,13 +28,14 @@ def _generate(ckpt, out, *extra):
     return medmint_cli(
         "generate", str(CONFIGS / "demo-phantom.yaml"), "--out", str(out), "--set", "target.total=6",
         "--set", "generator.name=diffusion", "--set", f"generator.checkpoint={ckpt}", "--set", "generator.batch_size=4",
-        *extra)
+        "--no-audit", *extra)
 
 
 def test_the_gates_reject_an_untrained_models_samples_with_reasons(ckpt, tmp_path):
     out = tmp_path / "gated"
-    proc = _generate(ckpt, out)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _generate(ckpt, out, "--set", "target.budget.samples=6")
+    assert proc.returncode == 3, proc.stderr[-3000:]  # finished short: nothing passed the gates
+    assert "shortfall: total: 0 of 6 accepted" in proc.stderr
     rejected = [r for p in sorted((out / "data").glob("rejected-*.parquet")) for r in pq.read_table(p).to_pylist()]
     assert len(rejected) == 6 and not list(out.rglob("*.dcm"))
     assert all(r["reject_reasons"] and r["generator"] == "diffusion" for r in rejected)

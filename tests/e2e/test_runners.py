@@ -25,7 +25,8 @@ pytestmark = pytest.mark.e2e
 
 N = 12
 # One part (shard_rows >= N): one Beam job per run; every extra job costs worker start-up again.
-SETS = ["--set", f"target.total={N}", "--set", "generator.phantom.size=64", "--set", "output.shard_rows=16"]
+SETS = ["--set", f"target.total={N}", "--set", "generator.phantom.size=64", "--set", "output.shard_rows=16",
+        "--no-audit"]
 
 
 def generate(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:

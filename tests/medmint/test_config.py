@@ -12,12 +12,14 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name, generator", [("demo.yaml", "diffusion"), ("demo-phantom.yaml", "phantom")])
+@pytest.mark.parametrize("name, generator", [("demo.yaml", "diffusion"), ("demo-phantom.yaml", "phantom"),
+                                             ("demo-balanced.yaml", "phantom")])
 def test_demo_configs_merge_their_defaults_tree(name, generator):
     cfg = load_config(CONFIGS / name)
     assert cfg.generator.name == generator  # from generator/<name>.yaml
     assert cfg.runner.runner == "FnApiRunner"  # from runner/local.yaml
-    assert cfg.target.total >= 100
+    assert cfg.output.shard_rows == 256  # from output/default.yaml
+    assert cfg.target.total >= 32
     if generator == "diffusion":
         assert cfg.generator.checkpoint == "checkpoints/default"
 
