@@ -517,10 +517,12 @@ def config_dict(cfg: BaseModel) -> dict[str, Any]:
 def config_sha256(cfg: BaseModel) -> str:
     """Hash of the effective config (canonical JSON), so equal configs hash equal however written.
 
-    A run's ``runner`` section is left out: where and on how many workers the job runs changes no
-    record, so a run may be resumed with other ``--workers`` and its rows carry the same hash."""
+    A run's ``runner`` section and torch threads are left out: where, on how many workers and threads
+    the job runs changes no record (checked: the same samples at 1 and 2 threads), so a run may be
+    resumed with other ``--workers`` and its rows carry the same hash."""
     data = config_dict(cfg)
     if isinstance(cfg, MedmintConfig):
         data.pop("runner")
+        data["generator"].pop("threads", None)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -72,11 +72,12 @@ class GeneratorModelHandler(ModelHandler[SampleRequest, GeneratedSample, Any]):
         return model.sample(batch)
 
     def batch_elements_kwargs(self) -> dict[str, int]:
-        """Batches of exactly ``generator.batch_size`` (the last of a bundle may be short).
+        """Batches of exactly ``generator.batch_size`` (a bundle's last batch may be short).
 
-        A batch of the sampler costs nearly the same at 1 or 16 requests on the CPU, so Beam's
-        adaptive sizing, which starts at ``min_batch_size`` and at most doubles per batch, would spend
-        its first batches far below the configured size; min = max turns the estimator off.
+        Beam's adaptive sizing starts at ``min_batch_size`` and at most doubles per batch (timing
+        the fused stages downstream too); each part is a short job with a fresh estimator, so on a
+        GPU most batches would run far below the size the sampler is set for. min = max turns the
+        estimator off. (On the CPU the cost per sample hardly depends on the batch size.)
         """
         return {"min_batch_size": self._cfg.batch_size, "max_batch_size": self._cfg.batch_size}
 
