@@ -1,6 +1,6 @@
 """What the Beam job costs around the diffusion sampler, and what a second worker process buys.
 
-    python benchmarks/pipeline.py [--n 64] [--checkpoint checkpoints/default] [--out-json FILE]
+    python benchmarks/pipeline.py [--n 64] [--shard-rows R] [--checkpoint checkpoints/default] [--out-json FILE]
 
 In one run, on configs/demo.yaml with the given checkpoint and N requests:
   bare       the handler's own model (``GeneratorModelHandler.load_model``) sampling the planned
@@ -8,6 +8,8 @@ In one run, on configs/demo.yaml with the given checkpoint and N requests:
   job        ``medmint generate`` with target.total = target.budget.samples = N (so exactly N are
              generated however many pass), wall seconds including Beam start-up, and job / bare;
   workers    the job with 1 and with 2 worker processes, one torch thread each, and the speed-up.
+--shard-rows below N splits the run into parts of R requests, one Beam job each, as an overnight run
+is (default: the config's output.shard_rows, 256, so N <= 256 is one part).
 Prints one JSON object. Timings are measurements, never assertions. Other work on the machine skews
 wall times, so each phase also gives the load average before and after it, and its CPU seconds
 (this process and the SDK worker processes it started), with job / bare by CPU per sample.
@@ -79,6 +81,7 @@ def job(overrides: list[str]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=64, help="requests (and samples generated) per measurement")
+    ap.add_argument("--shard-rows", type=int, help="requests per part (one Beam job each)")
     ap.add_argument("--checkpoint", default=str(REPO / "checkpoints" / "default"))
     ap.add_argument("--out-json", help="also write the JSON object here")
     args = ap.parse_args()
@@ -90,6 +93,8 @@ def main() -> None:
 
     base = [f"target.total={args.n}", f"target.budget.samples={args.n}",
             f"generator.checkpoint={Path(args.checkpoint).resolve()}"]
+    if args.shard_rows:
+        base.append(f"output.shard_rows={args.shard_rows}")
     cfg = load_config(CONFIG, base)
     threads = torch.get_num_threads()  # before any in-process job applies generator.threads here
     bare = bare_sampler(cfg, args.n)
@@ -101,6 +106,8 @@ def main() -> None:
         "config": str(CONFIG.relative_to(REPO)),
         "checkpoint": args.checkpoint,
         "n": args.n,
+        "shard_rows": cfg.output.shard_rows,
+        "parts": -(-args.n // cfg.output.shard_rows),
         "device": resolve_device(cfg.generator),
         "torch_threads": threads,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__},

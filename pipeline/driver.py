@@ -70,6 +70,7 @@ class Prepared:
     goal: Any
     validators: list[dict[str, Any]]
     checkpoint_sha256: str | None
+    pool: Any = None  # the run's warm worker processes while it runs (``_worker_pool``)
 
 
 def prepare(config_path: str | Path, overrides: Sequence[str], beam_args: Sequence[str]) -> Prepared:
@@ -121,8 +122,31 @@ def generate(
                        "wanted": run.goal.wanted},
         )
         manifest.save()
-        _Rounds(run, out, manifest, on_progress, on_round).run()
+        with _worker_pool(run):
+            _Rounds(run, out, manifest, on_progress, on_round).run()
     return manifest
+
+
+@contextmanager
+def _worker_pool(run: Prepared) -> Iterator[None]:
+    """Warm worker processes for the whole run when it has several local workers (``worker_pool``);
+    started here so they load the model while the first round is planned."""
+    from medmint.pipeline.runners import warm_workers
+
+    workers = warm_workers(run.args)
+    if not workers:
+        run.pool = None
+        yield
+        return
+    from medmint.pipeline.handler import torch_threads
+    from medmint.pipeline.worker_pool import WorkerPool
+
+    with WorkerPool(workers, run.cfg.generator, threads=torch_threads(run.cfg)) as pool:
+        run.pool = pool
+        try:
+            yield
+        finally:
+            run.pool = None
 
 
 class _Rounds:
@@ -212,7 +236,7 @@ class _Rounds:
                 continue
             began = time.perf_counter()
             result = run_part(self.cfg, self.out, part, self.prep.args, created_at=self.manifest.created_at,
-                              validators=self.prep.validators)
+                              validators=self.prep.validators, pool=self.prep.pool)
             planning["metrics"][part.name] = beam_metrics(result)
             planning["seconds"] = round(planning["seconds"] + time.perf_counter() - began, 3)
             self.manifest.save()

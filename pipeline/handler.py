@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -37,6 +38,17 @@ def resolve_device(cfg: GeneratorConfig) -> str:
     return torch_device("auto").type
 
 
+_LOADED: dict[str, Any] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _checkpoint_stamp(checkpoint: str | None) -> tuple[tuple[str, int, int], ...]:
+    """Name, size and mtime of each checkpoint file: a checkpoint rewritten in place is loaded anew."""
+    if not checkpoint or not Path(checkpoint).is_dir():
+        return ()
+    return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(Path(checkpoint).iterdir()) if f.is_file())
+
+
 class GeneratorModelHandler(ModelHandler[SampleRequest, GeneratedSample, Any]):
     """Wraps ``generators.registry.create_generator`` so the phantom and the model share one path.
 
@@ -56,15 +68,24 @@ class GeneratorModelHandler(ModelHandler[SampleRequest, GeneratedSample, Any]):
         return self._device
 
     def load_model(self) -> Any:
+        """The generator, loaded once per process for a given config and checkpoint: medmint runs one
+        Beam job per part, and the in-process runner and the warm workers (``worker_pool``) would
+        otherwise load the checkpoint again for every part. Sampling keeps no state between calls
+        (each request carries its seed), so one loaded generator serves every part."""
         from medmint.generators.registry import create_generator
 
         if self._threads is not None and self._cfg.name == "diffusion":
             import torch
 
             torch.set_num_threads(self._threads)  # per process: this worker's share of the cores
-        generator = create_generator(self._cfg)
-        generator.load(Path(self._cfg.checkpoint) if self._cfg.checkpoint else None, self._cfg.device)
-        return generator
+        key = (self._cfg.model_dump_json(), _checkpoint_stamp(self._cfg.checkpoint))
+        with _LOADED_LOCK:
+            if _LOADED.get("key") != key:
+                generator = create_generator(self._cfg)
+                generator.load(Path(self._cfg.checkpoint) if self._cfg.checkpoint else None, self._cfg.device)
+                _LOADED.clear()  # one model per process: a new config or checkpoint replaces it
+                _LOADED.update(key=key, generator=generator)
+            return _LOADED["generator"]
 
     def run_inference(
         self, batch: Sequence[SampleRequest], model: Any, inference_args: dict[str, Any] | None = None

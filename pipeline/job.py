@@ -25,6 +25,8 @@ from medmint.pipeline.parts import Part
 from medmint.pipeline.reference import load_reference
 from medmint.pipeline.rounds import RunState, round_parts
 from medmint.pipeline.run_manifest import load_run
+from medmint.pipeline.runners import warm_workers
+from medmint.pipeline.worker_pool import WorkerPool
 from medmint.pipeline.dedupe import NAME as NEAR_DUPLICATE
 from medmint.pipeline.dedupe import MarkNearDuplicates
 from medmint.pipeline.stages import ACCEPTED, REJECTED, Anonymize, ToRow, Validate, WriteDicom, WriteShard, plan_for
@@ -109,10 +111,15 @@ def run(argv: Sequence[str] | None = None, test_pipeline: beam.Pipeline | None =
 
 def run_part(cfg: MedmintConfig, out: str | Path, part: Part, beam_args: Sequence[str], *,
              created_at: dt.datetime, validators: list[dict[str, Any]] | None = None,
-             test_pipeline: beam.Pipeline | None = None) -> PipelineResult:
+             pool: WorkerPool | None = None, test_pipeline: beam.Pipeline | None = None) -> PipelineResult:
+    """One part as one Beam job. With ``--workers N`` on FnApiRunner the harnesses run in ``pool``'s
+    warm processes (the driver keeps one for the whole run); a part run alone starts its own."""
+    if pool is None and test_pipeline is None and warm_workers(beam_args):
+        with WorkerPool(warm_workers(beam_args), cfg.generator, threads=torch_threads(cfg)) as own:
+            return run_part(cfg, out, part, beam_args, created_at=created_at, validators=validators, pool=own)
     options = PipelineOptions(list(beam_args))
     options.view_as(SetupOptions).save_main_session = False
-    p = test_pipeline or beam.Pipeline(options=options)
+    p = test_pipeline or beam.Pipeline(runner=pool.runner() if pool else None, options=options)
     build(p, cfg, str(out), part, created_at=created_at, validators=validators)
     result = p.run()
     result.wait_until_finish()

@@ -53,6 +53,22 @@ def runner_args(cfg: MedmintConfig, beam_args: Sequence[str]) -> list[str]:
     return args + _workers_args(runner, cfg.runner.workers, given=_option_names(args))
 
 
+def warm_workers(args: Sequence[str]) -> int:
+    """Worker processes to keep warm across a run's jobs (``pipeline/worker_pool.py``): FnApiRunner
+    with more than one worker and no running mode or environment of the user's own. 0: none.
+
+    ``--direct_running_mode=multi_processing`` still gets Beam's own worker processes, started
+    afresh for every job."""
+    known, _ = _beam_parser().parse_known_args(list(args))
+    if known.runner != "FnApiRunner" or known.direct_running_mode != "in_memory" or known.environment_type:
+        return 0
+    given = _option_names(args)
+    if "--direct_running_mode" in given:
+        return 0
+    workers = known.direct_num_workers or 1
+    return workers if workers > 1 else 0
+
+
 def _beam_parser() -> argparse.ArgumentParser:
     """Beam's own parser, with every option class registered by now (the same one PipelineOptions
     uses), made to raise instead of printing usage and exiting."""
@@ -101,6 +117,8 @@ def _workers_args(runner: str, workers: int, *, given: set[str]) -> list[str]:
     if runner in LOCAL_RUNNERS:
         if "--direct_num_workers" in given:
             return []
+        if runner == "FnApiRunner" and not given & {"--direct_running_mode", "--environment_type"}:
+            return [f"--direct_num_workers={workers}"]  # warm workers: see warm_workers
         return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
     if runner in PORTABLE_RUNNERS:
         return [] if "--sdk_worker_parallelism" in given else [f"--sdk_worker_parallelism={workers}"]

@@ -116,9 +116,18 @@ def test_extra_beam_options_reach_the_pipeline(portable):
 
 
 def test_two_workers_give_the_same_corpus(in_process, two_workers):
+    """--workers 2 on FnApiRunner: two warm worker processes (pipeline/worker_pool.py)."""
     assert accepted(two_workers).equals(accepted(in_process))
     assert dicom_hashes(two_workers) == dicom_hashes(in_process)
     assert "--direct_num_workers=2" in manifest(two_workers)["runner_args"]
+
+
+def test_beams_own_worker_processes_give_the_same_corpus(tmp_path, in_process):
+    """Asked for by name, Beam's multi_processing mode still runs (fresh workers for every job)."""
+    out = generated(tmp_path / "beam-workers", "--workers", "2", "--direct_running_mode=multi_processing")
+    assert accepted(out).equals(accepted(in_process))
+    assert dicom_hashes(out) == dicom_hashes(in_process)
+    assert "--direct_running_mode=multi_processing" in manifest(out)["runner_args"]
 
 
 def test_worker_count_is_not_part_of_the_run_identity(in_process, two_workers):
