@@ -26,6 +26,7 @@ app.add_typer(validators_app, name="validators")
 EXIT_USAGE = 2
 EXIT_AUDIT_FAILED = 1  # the audit found a fault; its FAIL lines and report/index.html say which
 EXIT_SHORTFALL = 3  # the run finished but missed a target; run.json "shortfall" says which and why
+EXIT_INTERRUPTED = 4  # a worker process died or could not start; rerunning the same command resumes
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -190,10 +191,14 @@ def generate(
 
     def _generate() -> Any:
         from medmint.pipeline.driver import generate as run_generate
+        from medmint.pipeline.worker_pool import WorkerPoolError
 
-        with _progress("samples accepted", None) as advance:
-            return run_generate(config, out, overrides=overrides, beam_args=beam_args,
-                                on_progress=lambda done, total: advance(done, total), on_round=_print_round)
+        try:
+            with _progress("samples accepted", None) as advance:
+                return run_generate(config, out, overrides=overrides, beam_args=beam_args,
+                                    on_progress=lambda done, total: advance(done, total), on_round=_print_round)
+        except WorkerPoolError as exc:
+            fail(str(exc), EXIT_INTERRUPTED)
 
     manifest = _guarded(_generate)
     counts = manifest.data.get("counts", {})

@@ -26,7 +26,7 @@ from medmint.pipeline.reference import load_reference
 from medmint.pipeline.rounds import RunState, round_parts
 from medmint.pipeline.run_manifest import load_run
 from medmint.pipeline.runners import warm_workers
-from medmint.pipeline.worker_pool import WorkerPool
+from medmint.pipeline.worker_pool import WorkerPool, WorkerPoolError
 from medmint.pipeline.dedupe import NAME as NEAR_DUPLICATE
 from medmint.pipeline.dedupe import MarkNearDuplicates
 from medmint.pipeline.stages import ACCEPTED, REJECTED, Anonymize, ToRow, Validate, WriteDicom, WriteShard, plan_for
@@ -121,8 +121,15 @@ def run_part(cfg: MedmintConfig, out: str | Path, part: Part, beam_args: Sequenc
     options.view_as(SetupOptions).save_main_session = False
     p = test_pipeline or beam.Pipeline(runner=pool.runner() if pool else None, options=options)
     build(p, cfg, str(out), part, created_at=created_at, validators=validators)
-    result = p.run()
-    result.wait_until_finish()
+    try:
+        result = p.run()
+        result.wait_until_finish()
+    except Exception as exc:
+        dead = pool.dead() if pool else None
+        if dead:  # Beam only says "Channel closed prematurely" or "Error starting worker"
+            raise WorkerPoolError(f"{dead} during part {part.name}; the parts before it are kept: rerun the "
+                                  "same command to resume") from exc
+        raise
     return result
 
 

@@ -93,6 +93,13 @@ class WorkerPool:
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs]
 
+    def dead(self) -> str | None:
+        """Which worker process has exited mid-run, if one has: what a failed job is then explained by."""
+        for i, proc in enumerate(self._procs):
+            if proc.poll() is not None:
+                return f"worker process {i + 1} of {self.workers} exited (status {proc.returncode})"
+        return None
+
     def harnesses_started(self) -> list[int]:
         """Per process, the SDK harnesses it has been asked to run (one per job when all is well)."""
         return list(self._dispatcher.started) if self._dispatcher else [0] * self.workers
@@ -137,7 +144,7 @@ class WorkerPool:
     def _serve(self, addresses: list[str]) -> None:
         server = grpc.server(_thread_pool())
         port = server.add_insecure_port("localhost:0")
-        self._dispatcher = _Dispatcher(addresses)
+        self._dispatcher = _Dispatcher(addresses, self._procs)
         beam_fn_api_pb2_grpc.add_BeamFnExternalWorkerPoolServicer_to_server(self._dispatcher, server)
         server.start()
         self._server, self.address = server, f"localhost:{port}"
@@ -162,7 +169,8 @@ class _Dispatcher(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer):
     """Beam's external worker pool API in front of the warm processes: a job asks for N workers in a
     row, and they go round the N processes, so each process hosts one harness per job."""
 
-    def __init__(self, addresses: list[str]) -> None:
+    def __init__(self, addresses: list[str], procs: list[subprocess.Popen[str]]) -> None:
+        self._procs = procs
         self._stubs = [beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolStub(grpc.insecure_channel(a)) for a in addresses]
         self._turn = itertools.cycle(range(len(addresses)))
         self._owner: dict[str, int] = {}
@@ -174,6 +182,11 @@ class _Dispatcher(beam_fn_api_pb2_grpc.BeamFnExternalWorkerPoolServicer):
             index = next(self._turn)
             self._owner[request.worker_id] = index
             self.started[index] += 1
+        code = self._procs[index].poll()
+        if code is not None:  # Beam raises this as "Error starting worker: ..."
+            return beam_fn_api_pb2.StartWorkerResponse(
+                error=f"medmint worker process {index + 1} of {len(self._procs)} has exited (status {code}); "
+                      "rerun the same command to resume with new workers")
         return self._stubs[index].StartWorker(request)
 
     def StopWorker(self, request: Any, context: Any) -> Any:  # noqa: N802

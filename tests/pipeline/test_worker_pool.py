@@ -168,3 +168,36 @@ def test_a_worker_that_cannot_start_is_one_error_naming_it(tmp_path):
         with pytest.raises(WorkerPoolError, match=r"^worker process 1 of 1 exited with status 1: CheckpointError: .*no-such-checkpoint: checkpoint folder not found$"):
             pool.runner()
     assert wait_until_gone(pids, timeout=0.0) == []
+
+
+def test_a_worker_process_killed_mid_run_stops_the_run_in_one_line_and_a_rerun_finishes_it(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from medmint.cli import app
+    from medmint.pipeline.driver import generate
+
+    config, out = CONFIGS / "demo-phantom.yaml", tmp_path / "killed"
+    overrides = [*OVERRIDES, "runner.workers=2"]
+    runner, jobs = WorkerPool.runner, []
+
+    def kill_before_the_second_job(pool: WorkerPool):
+        jobs.append(pool.pids())
+        if len(jobs) == 2:
+            os.kill(pool.pids()[1], signal.SIGKILL)
+            assert wait_until_gone(pool.pids()[1:]) == []
+        return runner(pool)
+
+    monkeypatch.setattr(WorkerPool, "runner", kill_before_the_second_job)
+    sets = [a for o in overrides for a in ("--set", o)]
+    result = CliRunner().invoke(app, ["generate", str(config), "--out", str(out), "--no-audit", *sets])
+    assert result.exit_code == 4, result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        "medmint: error: worker process 2 of 2 exited (status -9) during part r000-00001; the parts before it "
+        "are kept: rerun the same command to resume")
+    assert wait_until_gone(jobs[0], timeout=0.0) == []  # the other one was stopped too
+    assert len(list((out / "data").glob("accepted-*.parquet"))) == 1  # the first part is kept
+
+    monkeypatch.setattr(WorkerPool, "runner", runner)
+    generate(config, out, overrides=overrides)
+    generate(config, tmp_path / "whole", overrides=overrides)
+    assert accepted(out).equals(accepted(tmp_path / "whole"))
