@@ -233,6 +233,8 @@ def parquet_schema(labels: tuple[str, ...] = CHEXPERT_LABELS, *, with_pixels: bo
         _f("rows", pa.int32(), "image rows", False),
         _f("columns", pa.int32(), "image columns", False),
         _f("bits_stored", pa.int8(), "bits stored per pixel (unsigned, MONOCHROME2)", False),
+        _f("image_dhash", pa.binary(), "576-bit difference hash of the image (24x24, little-endian): the "
+           "run-wide near-duplicate check compares it with earlier parts' accepted rows", False),
     ]
     if with_pixels:
         fields.append(_f("image_png", pa.binary(), "image as a lossless 16-bit grayscale PNG", False))

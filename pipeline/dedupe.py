@@ -5,35 +5,28 @@ each accepted sample's difference hash is cut into bands (pigeonhole: two hashes
 bits agree exactly on at least one of D + 1 bands), samples are grouped by (band, value), pairs in a
 group are compared, and of two near-identical samples the one with the larger sample_id is
 rejected. The rule depends only on the samples, never on arrival order, so reruns agree.
+
+A part also checks its accepted samples against the accepted rows of every earlier part of the run
+(``RejectNearEarlierParts``; their ``image_dhash`` column, read back from the shards): the earlier
+row is already written, so the new sample goes. "Earlier" is fixed by the plan (finished rounds,
+then this round's parts before this one), so a resumed run, or a part rerun alone, decides the same.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Iterator, Sequence
 
 import apache_beam as beam
+import numpy as np
 
 from medmint.records import ValidatedSample
+from medmint.validators.image_quality import band_keys, duplicates_in_group
+
+__all__ = ["NAME", "MarkNearDuplicates", "RejectNearEarlierParts", "EarlierHashes", "band_keys", "duplicates_in_group"]
 
 NAME = "image_near_duplicate"
-
-
-def band_keys(hash_value: int, n_bits: int, max_distance: int) -> list[tuple[int, int]]:
-    """(band index, band value) for max_distance + 1 bands covering the hash."""
-    bands = max_distance + 1
-    edges = [round(i * n_bits / bands) for i in range(bands + 1)]
-    return [(i, (hash_value >> lo) & ((1 << (hi - lo)) - 1)) for i, (lo, hi) in enumerate(zip(edges, edges[1:]))]
-
-
-def duplicates_in_group(members: Iterable[tuple[str, int]], max_distance: int) -> Iterator[tuple[str, tuple[int, str]]]:
-    """(later sample_id, (distance, earlier sample_id)) for each pair within ``max_distance`` bits."""
-    ordered = sorted(set(members))
-    for i, (later, h_later) in enumerate(ordered):
-        for earlier, h_earlier in ordered[:i]:
-            d = (h_later ^ h_earlier).bit_count()
-            if d <= max_distance:
-                yield later, (d, earlier)
 
 
 class MarkNearDuplicates(beam.PTransform):
@@ -81,6 +74,72 @@ def _apply(kv: tuple[str, dict[str, list[Any]]], n_bits: int, threshold: float) 
             yield v
             continue
         distance, earlier = min(joined["duplicate_of"])
-        reason = f"{NAME}: dHash distance {distance / n_bits:.4g} < {threshold:.4g} to {earlier}"
-        yield dataclasses.replace(v, accepted=False, reject_reasons=v.reject_reasons + (reason,),
-                                  scores={**v.scores, NAME: distance / n_bits})
+        yield reject(v, distance, earlier, n_bits, threshold)
+
+
+def reject(v: ValidatedSample, distance: int, earlier: str, n_bits: int, threshold: float) -> ValidatedSample:
+    reason = f"{NAME}: dHash distance {distance / n_bits:.4g} < {threshold:.4g} to {earlier}"
+    return dataclasses.replace(v, accepted=False, reject_reasons=v.reject_reasons + (reason,),
+                               scores={**v.scores, NAME: min(v.scores.get(NAME, 1.0), distance / n_bits)})
+
+
+class EarlierHashes:
+    """The accepted rows of earlier parts as a bit matrix, for a vectorised closest-hash search
+    (a part's 256 samples against 50 000 earlier rows: about 0.1 s)."""
+
+    def __init__(self, ids: list[str], hashes: np.ndarray) -> None:
+        self.ids = ids
+        self.words = hashes  # (n, n_bytes / 8) uint64
+
+    @classmethod
+    def read(cls, out: str | Path, shards: Sequence[str]) -> "EarlierHashes":
+        import pyarrow.parquet as pq
+
+        ids: list[str] = []
+        chunks: list[bytes] = []
+        for shard in shards:
+            path = Path(out) / shard
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: an earlier part's accepted shard is missing; the run-wide "
+                                        "near-duplicate check needs it (run that part first)")
+            table = pq.read_table(path, columns=["sample_id", "image_dhash"])
+            ids += table.column("sample_id").to_pylist()
+            chunks += table.column("image_dhash").to_pylist()
+        raw = np.frombuffer(b"".join(chunks), np.uint8)
+        n_bytes = len(chunks[0]) if chunks else 8
+        return cls(ids, raw.reshape(len(ids), n_bytes).view(np.uint64) if ids else np.zeros((0, 1), np.uint64))
+
+    def closest(self, image_hash: int, n_bytes: int) -> tuple[int, str] | None:
+        """(distance in bits, sample_id) of the closest earlier row; ties go to the smaller id."""
+        if not self.ids:
+            return None
+        query = np.frombuffer(image_hash.to_bytes(n_bytes, "little"), np.uint64)
+        distances = np.bitwise_count(self.words ^ query).sum(axis=1)
+        best = int(distances.min())
+        return best, min(self.ids[i] for i in np.flatnonzero(distances == best))
+
+
+class RejectNearEarlierParts(beam.DoFn):
+    """Rejects an accepted sample within the threshold of an accepted row of an earlier part."""
+
+    def __init__(self, out: str, shards: Sequence[str], max_fraction: float) -> None:
+        from medmint.validators.image_quality import HASH_SIZE
+
+        self._out, self._shards = out, list(shards)
+        self._n_bits = HASH_SIZE * HASH_SIZE
+        self._max_fraction = max_fraction
+        self._max_distance = int(max_fraction * self._n_bits - 1e-9)
+        self._earlier: EarlierHashes | None = None
+
+    def setup(self) -> None:
+        self._earlier = EarlierHashes.read(self._out, self._shards)
+
+    def process(self, v: ValidatedSample) -> Iterator[ValidatedSample]:
+        from medmint.validators.image_quality import dhash
+
+        assert self._earlier is not None
+        found = self._earlier.closest(dhash(v.generated.image), self._n_bits // 8) if v.accepted else None
+        if found is not None and found[0] <= self._max_distance:
+            yield reject(v, found[0], found[1], self._n_bits, self._max_fraction)
+        else:
+            yield v

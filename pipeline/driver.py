@@ -221,7 +221,7 @@ class _Rounds:
         """Plans and runs the next round (its parts not yet on disk); returns (requests, limited_by)."""
         from medmint.pipeline import rounds
         from medmint.pipeline.job import run_part
-        from medmint.pipeline.parts import ACCEPTED, REJECTED, shard_counts, split
+        from medmint.pipeline.parts import ACCEPTED, REJECTED, earlier_accepted, shard_counts, split
 
         r = self.state.next_round
         cap = self.round_cap(r, samples_left, hours_left)
@@ -236,7 +236,8 @@ class _Rounds:
                 continue
             began = time.perf_counter()
             result = run_part(self.cfg, self.out, part, self.prep.args, created_at=self.manifest.created_at,
-                              validators=self.prep.validators, pool=self.prep.pool)
+                              validators=self.prep.validators, pool=self.prep.pool,
+                              earlier=earlier_accepted(self.state.rounds, parts, part))
             planning["metrics"][part.name] = beam_metrics(result)
             planning["seconds"] = round(planning["seconds"] + time.perf_counter() - began, 3)
             self.manifest.save()

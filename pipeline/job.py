@@ -21,14 +21,14 @@ from apache_beam.runners.runner import PipelineResult
 from medmint.config import MedmintConfig, config_sha256, load_config
 from medmint.pipeline import sinks
 from medmint.pipeline.handler import GeneratorModelHandler, torch_threads
-from medmint.pipeline.parts import Part
+from medmint.pipeline.parts import Part, earlier_accepted
 from medmint.pipeline.reference import load_reference
 from medmint.pipeline.rounds import RunState, round_parts
 from medmint.pipeline.run_manifest import load_run
 from medmint.pipeline.runners import warm_workers
 from medmint.pipeline.worker_pool import WorkerPool, WorkerPoolError
 from medmint.pipeline.dedupe import NAME as NEAR_DUPLICATE
-from medmint.pipeline.dedupe import MarkNearDuplicates
+from medmint.pipeline.dedupe import MarkNearDuplicates, RejectNearEarlierParts
 from medmint.pipeline.stages import ACCEPTED, REJECTED, Anonymize, ToRow, Validate, WriteDicom, WriteShard, plan_for
 
 
@@ -43,11 +43,12 @@ def parse_known_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, li
 
 
 def build(p: beam.Pipeline, cfg: MedmintConfig, out: str, part: Part, *, created_at: dt.datetime,
-          validators: list[dict[str, Any]] | None = None) -> None:
+          validators: list[dict[str, Any]] | None = None, earlier: Sequence[str] = ()) -> None:
     """Adds the labelled steps of one part to ``p``: requests in, one accepted and one rejected shard
     out (written even when empty), DICOM per accepted sample, dead letters for generator failures.
     ``validators``: the run's validator record (``plan_for``), so the launcher loads the checkpoint's
-    critic and index once per run rather than once per part."""
+    critic and index once per run rather than once per part. ``earlier``: the accepted shards of the
+    parts before this one (``parts.earlier_accepted``), for the run-wide near-duplicate check."""
     digest = config_sha256(cfg)
     handler = GeneratorModelHandler(cfg.generator, threads=torch_threads(cfg))
     generated, failed = (
@@ -66,6 +67,9 @@ def build(p: beam.Pipeline, cfg: MedmintConfig, out: str, part: Part, *, created
     near_duplicate = next((r for r in validators if r["name"] == NEAR_DUPLICATE and r["used"]), None)
     if near_duplicate:
         validated = validated | "RejectNearDuplicates" >> MarkNearDuplicates(near_duplicate["threshold"])
+        if earlier:
+            validated = validated | "RejectNearEarlierParts" >> beam.ParDo(
+                RejectNearEarlierParts(out, earlier, near_duplicate["threshold"]))
     branches = validated | "Anonymize" >> beam.ParDo(Anonymize(cfg, part)).with_outputs(ACCEPTED, REJECTED)
     for kind in (ACCEPTED, REJECTED):
         records = branches[kind]
@@ -105,22 +109,28 @@ def run(argv: Sequence[str] | None = None, test_pipeline: beam.Pipeline | None =
     parts = round_parts(cfg, load_reference(cfg), RunState(manifest.data), known.round_index)
     if not 0 <= known.part < len(parts):
         raise ValueError(f"--part {known.part}: round {known.round_index} has parts 0..{len(parts) - 1}")
-    return run_part(cfg, known.out, parts[known.part], beam_args, created_at=manifest.created_at,
-                    test_pipeline=test_pipeline)
+    part = parts[known.part]
+    return run_part(cfg, known.out, part, beam_args, created_at=manifest.created_at, test_pipeline=test_pipeline,
+                    earlier=earlier_accepted(RunState(manifest.data).rounds, parts, part))
 
 
 def run_part(cfg: MedmintConfig, out: str | Path, part: Part, beam_args: Sequence[str], *,
-             created_at: dt.datetime, validators: list[dict[str, Any]] | None = None,
+             created_at: dt.datetime, validators: list[dict[str, Any]] | None = None, earlier: Sequence[str] = (),
              pool: WorkerPool | None = None, test_pipeline: beam.Pipeline | None = None) -> PipelineResult:
     """One part as one Beam job. With ``--workers N`` on FnApiRunner the harnesses run in ``pool``'s
     warm processes (the driver keeps one for the whole run); a part run alone starts its own."""
     if pool is None and test_pipeline is None and warm_workers(beam_args):
         with WorkerPool(warm_workers(beam_args), cfg.generator, threads=torch_threads(cfg)) as own:
-            return run_part(cfg, out, part, beam_args, created_at=created_at, validators=validators, pool=own)
+            return run_part(cfg, out, part, beam_args, created_at=created_at, validators=validators,
+                            earlier=earlier, pool=own)
+    missing = next((shard for shard in earlier if not (Path(out) / shard).exists()), None)
+    if missing:
+        raise FileNotFoundError(f"{Path(out) / missing}: part {part.name} is checked for near-duplicates against "
+                                "the parts before it, and this one's accepted shard is missing: run that part first")
     options = PipelineOptions(list(beam_args))
     options.view_as(SetupOptions).save_main_session = False
     p = test_pipeline or beam.Pipeline(runner=pool.runner() if pool else None, options=options)
-    build(p, cfg, str(out), part, created_at=created_at, validators=validators)
+    build(p, cfg, str(out), part, created_at=created_at, validators=validators, earlier=earlier)
     try:
         result = p.run()
         result.wait_until_finish()
@@ -134,4 +144,7 @@ def run_part(cfg: MedmintConfig, out: str | Path, part: Part, beam_args: Sequenc
 
 
 if __name__ == "__main__":
-    run()
+    try:
+        run()
+    except (ValueError, OSError) as exc:  # bad arguments or OUT: one line, as medmint itself prints
+        raise SystemExit(f"medmint.pipeline.job: error: {str(exc).strip().splitlines()[0]}") from None

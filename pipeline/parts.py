@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from medmint.pipeline import sinks
 from medmint.records import CHEXPERT_LABELS, SampleRequest, label_slug
@@ -44,6 +44,15 @@ class Part:
 def split(requests: Sequence[SampleRequest], round_index: int, shard_rows: int) -> list[Part]:
     count = sinks.part_count(len(requests), shard_rows)
     return [Part(round_index, i, count, tuple(requests[i * shard_rows : (i + 1) * shard_rows])) for i in range(count)]
+
+
+def earlier_accepted(finished_rounds: Sequence[dict[str, Any]], parts: Sequence[Part], part: Part) -> list[str]:
+    """The accepted shards written before ``part`` in the run's fixed order: the rounds before its
+    own, then its round's parts before it. The run-wide near-duplicate check compares with their rows,
+    so a part rerun alone, or after a crash, sees the same ones."""
+    shards = [s for r in finished_rounds if r["round"] < part.round
+              for s in r.get("shards", []) if Path(s).name.startswith(f"{ACCEPTED}-")]
+    return shards + [p.shard(ACCEPTED) for p in parts[: part.index]]
 
 
 def finding_counter(label: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from medmint.records import LABEL_PREFIXES, OutputRecord, label_slug
+from medmint.validators.image_quality import dhash_bytes
 
 
 def png16(image: np.ndarray) -> bytes:
@@ -60,6 +61,7 @@ def to_row(
         rows=int(gen.image.shape[0]),
         columns=int(gen.image.shape[1]),
         bits_stored=gen.bits_stored,
+        image_dhash=dhash_bytes(gen.image),
     )
     if with_pixels:
         row["image_png"] = png16(gen.image)

@@ -256,6 +256,49 @@ def file_check(gxe: Any, column: str) -> Check:
                  gxe.ExpectColumnValuesToBeNull(column=f"missing__{column}"), explain)
 
 
+def near_duplicate_check(gxe: Any, threshold: float) -> Check:
+    def explain(r: dict[str, Any]) -> tuple[Any, str]:
+        n = int(r.get("unexpected_count") or 0)
+        pairs = list(zip(r.get("partial_unexpected_list") or [], _row_ids(r)))
+        shown = "; ".join(f"sample {s} at dHash distance {p}" for p, s in pairs[:SHOWN])
+        more = f" (and {n - SHOWN} more)" if n > SHOWN else ""
+        return n, (f"image_dhash: {n} accepted image{'s are' if n != 1 else ' is'} within {threshold:g} of another "
+                   f"accepted image of the run: {shown}{more}")
+
+    return Check("accepted", "near_duplicate:run", "image_dhash", f"no two accepted images within {threshold:g}",
+                 gxe.ExpectColumnValuesToBeNull(column="near__image_dhash"), explain)
+
+
+def near_duplicates(ids: list[str], hashes: list[bytes], max_fraction: float) -> list[str | None]:
+    """Per accepted row, "<distance> to <other sample_id>" when another accepted row of the whole run
+    (the one with the smaller id) is a near-duplicate under the run's threshold, else None. The
+    pipeline checks each part against the parts before it; this checks the finished corpus as a whole,
+    with the same banding (linear in the rows, not quadratic)."""
+    from collections import defaultdict
+
+    from medmint.validators.image_quality import band_keys, duplicates_in_group
+
+    if not ids:
+        return []
+    n_bits = len(hashes[0]) * 8
+    max_d = int(max_fraction * n_bits - 1e-9)
+    groups: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
+    for sid, raw in zip(ids, hashes):
+        h = int.from_bytes(raw, "little")
+        for key in band_keys(h, n_bits, max_d):
+            groups[key].append((sid, h))
+    closest: dict[str, tuple[int, str]] = {}
+    for members in groups.values():
+        if len(members) > 1:
+            for later, found in duplicates_in_group(members, max_d):
+                closest[later] = min(closest.get(later, found), found)
+    return [f"{closest[s][0] / n_bits:.4g} to {closest[s][1]}" if s in closest else None for s in ids]
+
+
+def near_duplicate_validator(run: dict[str, Any]) -> dict[str, Any] | None:
+    return next((v for v in scored_validators(run) if v["name"] == "image_near_duplicate"), None)
+
+
 def phi_check(gxe: Any) -> Check:
     def explain(r: dict[str, Any]) -> tuple[Any, str]:
         n = int(r.get("unexpected_count") or 0)
@@ -368,6 +411,11 @@ def corpus_frames(out: Path, run: dict[str, Any], accepted: "pa.Table", rejected
     acc["image_png"] = np.where(nulls, None, "(png)")
     for name, values in score_columns(accepted, [v["name"] for v in scored_validators(run)]).items():
         acc[f"score__{name}"] = values
+    near = near_duplicate_validator(run)
+    if near:  # without the column (the schema check fails then) nothing can be said here
+        acc["near__image_dhash"] = (near_duplicates(accepted["sample_id"].to_pylist(), accepted["image_dhash"].to_pylist(),
+                                                    float(near["threshold"]))
+                                    if "image_dhash" in accepted.column_names else [None] * len(acc))
     for column in ("image_path", "sr_path"):
         acc[f"missing__{column}"] = missing_files(out, acc[column] if column in acc else pd.Series(
             [None] * len(acc), index=acc.index))
@@ -406,6 +454,9 @@ def build_checks(run: dict[str, Any], labels: tuple[str, ...]) -> list[Check]:
     checks.append(pair_check(gxe, "rows", "shard:name", "shard", "file__shard",
                              "sample {sample_id}: shard column says {shard}, row is in {file__shard}"))
     checks += [score_check(gxe, v) for v in scored_validators(run)]
+    near = near_duplicate_validator(run)
+    if near:
+        checks.append(near_duplicate_check(gxe, float(near["threshold"])))
     counts = run.get("counts") or {}
     checks.append(row_count_check(gxe, "accepted", "count:accepted", int(counts.get("accepted", 0)), "accepted"))
     checks.append(row_count_check(gxe, "rows", "count:rejected+accepted",

@@ -7,7 +7,7 @@ All measures are taken on the image scaled to [0, 1] by its own ``bits_stored`` 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable, Iterator
 
 import numpy as np
 
@@ -165,6 +165,29 @@ def hamming(a: int, b: int) -> int:
     return (a ^ b).bit_count()
 
 
+def band_keys(hash_value: int, n_bits: int, max_distance: int) -> list[tuple[int, int]]:
+    """(band index, band value) for max_distance + 1 bands covering the hash."""
+    bands = max_distance + 1
+    edges = [round(i * n_bits / bands) for i in range(bands + 1)]
+    return [(i, (hash_value >> lo) & ((1 << (hi - lo)) - 1)) for i, (lo, hi) in enumerate(zip(edges, edges[1:]))]
+
+
+def duplicates_in_group(members: Iterable[tuple[str, int]], max_distance: int) -> Iterator[tuple[str, tuple[int, str]]]:
+    """(later sample_id, (distance, earlier sample_id)) for each pair within ``max_distance`` bits."""
+    ordered = sorted(set(members))
+    for i, (later, h_later) in enumerate(ordered):
+        for earlier, h_earlier in ordered[:i]:
+            d = (h_later ^ h_earlier).bit_count()
+            if d <= max_distance:
+                yield later, (d, earlier)
+
+
+def dhash_bytes(image: np.ndarray) -> bytes:
+    """The dHash as the Parquet ``image_dhash`` column stores it: HASH_SIZE**2 / 8 bytes, little-endian,
+    so ``int.from_bytes(b, "little") == dhash(image)``."""
+    return dhash(image).to_bytes(HASH_SIZE * HASH_SIZE // 8, "little")
+
+
 class NearDuplicate(Validator):
     """Hamming distance of the perceptual hash to the closest sample of the batch with a smaller
     sample_id: of two near-identical samples the later one goes, whatever order they arrive in.
@@ -190,4 +213,4 @@ class NearDuplicate(Validator):
 
 
 __all__ = ["DynamicRange", "Saturation", "Entropy", "Sharpness", "Noise", "OutOfDistribution", "NearDuplicate",
-           "dhash", "hamming", "unit"]
+           "band_keys", "dhash", "dhash_bytes", "duplicates_in_group", "hamming", "unit"]

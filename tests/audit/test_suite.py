@@ -181,3 +181,19 @@ def test_bad_out_is_one_line_exit_2(corpus: Path, tmp_path: Path, case: str) -> 
     expect = {"missing": f"{out}: no such folder", "no run.json": "run.json: missing", "running": "'running'",
               "no shards": "no accepted-*.parquet or rejected-*.parquet shards", "reference": "nowhere.csv"}[case]
     assert expect in line
+
+
+def test_near_duplicate_images_in_the_run(corpus: Path, tmp_path: Path) -> None:
+    """Two accepted images whose hashes differ in 3 bits: the pipeline would have rejected one, so the
+    audit names the pair."""
+    seen: dict[str, str] = {}
+
+    def change(t: pa.Table, _out: Path) -> pa.Table:
+        copied = t["image_dhash"][1].as_py()
+        seen["a"], seen["b"] = t["sample_id"][0].as_py(), t["sample_id"][1].as_py()
+        return set_cell(t, "image_dhash", 0, bytes([copied[0] ^ 0b111]) + copied[1:])
+
+    failed = failures(corrupted(corpus, tmp_path, change))
+    assert set(failed) == {"near_duplicate:run"}
+    later, earlier = max(seen.values()), min(seen.values())
+    assert f"sample {later} at dHash distance {3 / 576:.4g} to {earlier}" in failed["near_duplicate:run"]

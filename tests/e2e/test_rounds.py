@@ -150,16 +150,26 @@ def test_the_job_alone_reruns_one_part_to_the_same_shard(balanced, tmp_path):
     _kill_when(out, _in_round(0), EPOCH)
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["planning"]["round"] == 0
-    cmd = [sys.executable, "-m", "medmint.pipeline.job", "--config", str(CONFIGS / "demo-balanced.yaml"),
-           "--out", str(out), *BALANCED, "--round", "0", "--part", "1", "--runner=FnApiRunner"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    def job(part: int) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "medmint.pipeline.job", "--config", str(CONFIGS / "demo-balanced.yaml"),
+               "--out", str(out), *BALANCED, "--round", "0", "--part", str(part), "--runner=FnApiRunner"]
+        return subprocess.run(cmd, capture_output=True, text=True)
+
+    for shard in (out / "data").glob("*-r000-00000-of-*.parquet"):  # as if killed before part 0 finished
+        shard.unlink()
+    early = job(1)  # part 1 is checked for near-duplicates against part 0's accepted rows
+    assert early.returncode == 1
+    assert early.stderr.strip().splitlines()[-1].startswith("medmint.pipeline.job: error: ")
+    assert "part r000-00001 is checked for near-duplicates against the parts before it" in early.stderr
+    for part in (0, 1):
+        proc = job(part)
+        assert proc.returncode == 0, proc.stderr[-3000:]
     (shard,) = (out / "data").glob("accepted-r000-00001-of-*.parquet")
     table = pq.read_table(shard)
     assert table.num_rows > 0 and set(table.column("round").to_pylist()) == {0}
     assert sorted(table.column("sample_index").to_pylist())[0] >= 16  # part 1 holds requests 16..31
-    reference = balanced[0] / shard.relative_to(out)
-    assert shard.read_bytes() == reference.read_bytes()
+    for shard in (out / "data").glob("*-r000-0000[01]-of-*.parquet"):
+        assert shard.read_bytes() == (balanced[0] / shard.relative_to(out)).read_bytes(), shard.name
     done = generate(out, env=EPOCH)
     assert done.returncode == 0, done.stderr[-3000:]
     assert files(out) == files(balanced[0])

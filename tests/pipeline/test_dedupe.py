@@ -86,3 +86,88 @@ def test_rejected_samples_are_not_duplicates_of_anything(samples):
         out = p | beam.Create(items) | MarkNearDuplicates(0.07) | beam.Map(
             lambda v: (v.generated.request.sample_id, v.accepted))
         assert_that(out, equal_to([("s0", True), ("s1", False), ("s2", True), ("s3", True), ("s9", True)]))
+
+
+def _hash_shard(path, rows):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from medmint.validators.image_quality import dhash_bytes
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"sample_id": [sid for sid, _ in rows],
+                             "image_dhash": [dhash_bytes(img) for _, img in rows]}), path)
+
+
+def test_earlier_rows_are_searched_for_the_closest_hash_with_ties_to_the_smaller_id(tmp_path, samples):
+    from medmint.pipeline.dedupe import EarlierHashes
+    from medmint.validators.image_quality import dhash, hamming
+
+    s0, s1, s2 = (s.image for s in samples[:3])
+    _hash_shard(tmp_path / "data" / "a.parquet", [("e-b", s1), ("e-z", s0)])
+    _hash_shard(tmp_path / "data" / "b.parquet", [("e-a", s1), ("e-c", s2)])
+    earlier = EarlierHashes.read(tmp_path, ["data/a.parquet", "data/b.parquet"])
+    assert earlier.closest(dhash(s1), 72) == (0, "e-a")  # two exact copies: the smaller id
+    assert earlier.closest(dhash(samples[4].image), 72) == (hamming(dhash(samples[4].image), dhash(s1)), "e-a")
+    assert EarlierHashes.read(tmp_path, []).closest(dhash(s1), 72) is None
+    with pytest.raises(FileNotFoundError, match=r"data/c\.parquet: an earlier part's accepted shard is missing"):
+        EarlierHashes.read(tmp_path, ["data/a.parquet", "data/c.parquet"])
+
+
+def test_a_copy_of_an_earlier_parts_sample_is_rejected_naming_it(tmp_path, samples):
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+    from apache_beam.testing.util import assert_that
+
+    from medmint.pipeline.dedupe import RejectNearEarlierParts
+
+    _hash_shard(tmp_path / "data" / "accepted-r000-00000-of-00002.parquet", [("s1", samples[1].image)])
+    items = [_validated(s) for s in samples if s.request.sample_id != "s1"]  # this part: s0, s2, s3 and the copy
+
+    def check(got):
+        verdicts = {sid: (ok, reasons) for sid, ok, reasons in got}
+        assert {sid for sid, (ok, _) in verdicts.items() if not ok} == {"s9"}, verdicts
+        (reason,) = verdicts["s9"][1]
+        assert reason.startswith("image_near_duplicate: dHash distance") and reason.endswith("< 0.07 to s1"), reason
+
+    with TestPipeline(runner="FnApiRunner") as p:
+        out = (p | beam.Create(items)
+               | beam.ParDo(RejectNearEarlierParts(str(tmp_path), ["data/accepted-r000-00000-of-00002.parquet"], 0.07))
+               | beam.Map(lambda v: (v.generated.request.sample_id, v.accepted, v.reject_reasons)))
+        assert_that(out, check)
+
+
+def test_no_two_accepted_images_of_a_run_are_near_duplicates_across_parts(tmp_path):
+    """A threshold that phantom studies often fall under: parts must reject copies of earlier parts."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    from medmint.pipeline.driver import generate
+    from medmint.validators.image_quality import dhash
+    from tests.conftest import CONFIGS
+
+    threshold, n_bits = 0.2, 576
+    out = tmp_path / "run"
+    generate(CONFIGS / "demo-phantom.yaml", out, overrides=[
+        "target.total=10", "target.budget.samples=200", "generator.phantom.size=64", "output.shard_rows=6",
+        f"validators.image_near_duplicate.threshold={threshold}"])
+    shards = sorted((out / "data").glob("accepted-*.parquet"))
+    table = pa.concat_tables([pq.read_table(p, columns=["sample_id", "image_dhash", "image_png", "shard"])
+                              for p in shards])
+    rows = table.to_pylist()
+    hashes = [int.from_bytes(r["image_dhash"], "little") for r in rows]
+    for r, h in zip(rows, hashes):  # the stored hash is the image's
+        assert dhash(np.asarray(Image.open(io.BytesIO(r["image_png"])))) == h
+    closest = min((a ^ b).bit_count() for i, a in enumerate(hashes) for b in hashes[:i])
+    assert closest > int(threshold * n_bits - 1e-9), closest
+
+    shard_of = {r["sample_id"]: r["shard"] for r in rows}
+    rejected = pa.concat_tables([pq.read_table(p, columns=["sample_id", "shard", "reject_reasons"])
+                                 for p in sorted((out / "data").glob("rejected-*.parquet"))]).to_pylist()
+    across = [r for r in rejected for reason in r["reject_reasons"] if reason.startswith("image_near_duplicate")
+              and shard_of.get(reason.rsplit(" to ", 1)[1], r["shard"].replace("rejected", "accepted"))
+              != r["shard"].replace("rejected", "accepted")]
+    assert across, "no sample was rejected as a copy of an earlier part's: the check was not exercised"

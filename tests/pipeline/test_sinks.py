@@ -63,7 +63,7 @@ def test_parquet_shard_is_the_same_file_whatever_the_row_order(tmp_path):
     for i, r in enumerate(rows):
         r.update(sample_id=f"s{i:03d}", round=0, sample_index=i, seed=i, task="joint", view="PA", sex="F", age=50,
                  age_bin="50-59", report_findings="f", report_impression="i", report_text="t", phi_scrubbed=0, rows=8, columns=8,
-                 bits_stored=12, accepted=False, reject_reasons=["x"], scores=[("x", 1.0)], patient_id="p",
+                 bits_stored=12, image_dhash=bytes(72), accepted=False, reject_reasons=["x"], scores=[("x", 1.0)], patient_id="p",
                  patient_name="A^B", patient_birth_date="19700101", study_date="20200101", accession_number="a",
                  study_instance_uid="1", series_instance_uid="2", sop_instance_uid="3", sr_series_instance_uid="4",
                  sr_sop_instance_uid="5", shard="s", generator="phantom", sampling=[], config_sha256="c",
