@@ -73,6 +73,11 @@ def replicate(src: Path, out: Path, rows: int) -> None:
     new = {"sample_id": [sample_id_for(run["config"]["seed"] + 1, 0, i) for i in range(rows)],
            "sample_index": list(range(rows)), "shard": [shard_names[i // SHARD_ROWS] for i in range(rows)]}
     new.update({c: [uid(c, i) for i in range(rows)] for c in UID_COLUMNS})
+    # images are cycled, but a real corpus holds no near-duplicates (the run rejects them): distinct
+    # hashes, so near_duplicate:run does the work it does on a real corpus
+    width = len(table["image_dhash"][0].as_py())
+    new["image_dhash"] = [b"".join(hashlib.sha256(f"{i}:{k}".encode()).digest() for k in range(-(-width // 32)))[:width]
+                          for i in range(rows)]
     new["image_path"] = [f"dicom/{a}/{b}/{c}.dcm" for a, b, c in zip(new["study_instance_uid"],
                                                                    new["series_instance_uid"], new["sop_instance_uid"])]
     new["sr_path"] = [f"dicom/{a}/{b}/{c}.dcm" for a, b, c in zip(new["study_instance_uid"],

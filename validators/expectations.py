@@ -244,13 +244,18 @@ def score_check(gxe: Any, validator: dict[str, Any]) -> Check:
                  gxe.ExpectColumnValuesToBeBetween(column=column, **bound), explain)
 
 
+def _listed(r: dict[str, Any], describe: Callable[[Any, str], str]) -> tuple[int, str]:
+    """(unexpected rows, the first SHOWN described by (value, sample_id), "(and N more)")."""
+    n = int(r.get("unexpected_count") or 0)
+    pairs = list(zip(r.get("partial_unexpected_list") or [], _row_ids(r)))
+    more = f" (and {n - SHOWN} more)" if n > SHOWN else ""
+    return n, "; ".join(describe(value, sample) for value, sample in pairs[:SHOWN]) + more
+
+
 def file_check(gxe: Any, column: str) -> Check:
     def explain(r: dict[str, Any]) -> tuple[Any, str]:
-        n = int(r.get("unexpected_count") or 0)
-        pairs = list(zip(r.get("partial_unexpected_list") or [], _row_ids(r)))
-        shown = "; ".join(f"{p} missing for sample {s}" for p, s in pairs[:SHOWN])
-        more = f" (and {n - SHOWN} more)" if n > SHOWN else ""
-        return n, f"{column}: {shown}{more}"
+        n, shown = _listed(r, lambda path, sample: f"{path} missing for sample {sample}")
+        return n, f"{column}: {shown}"
 
     return Check("accepted", f"exists:{column}", column, "a file under OUT for every accepted row",
                  gxe.ExpectColumnValuesToBeNull(column=f"missing__{column}"), explain)
@@ -258,12 +263,9 @@ def file_check(gxe: Any, column: str) -> Check:
 
 def near_duplicate_check(gxe: Any, threshold: float) -> Check:
     def explain(r: dict[str, Any]) -> tuple[Any, str]:
-        n = int(r.get("unexpected_count") or 0)
-        pairs = list(zip(r.get("partial_unexpected_list") or [], _row_ids(r)))
-        shown = "; ".join(f"sample {s} at dHash distance {p}" for p, s in pairs[:SHOWN])
-        more = f" (and {n - SHOWN} more)" if n > SHOWN else ""
+        n, shown = _listed(r, lambda distance, sample: f"sample {sample} at dHash distance {distance}")
         return n, (f"image_dhash: {n} accepted image{'s are' if n != 1 else ' is'} within {threshold:g} of another "
-                   f"accepted image of the run: {shown}{more}")
+                   f"accepted image of the run: {shown}")
 
     return Check("accepted", "near_duplicate:run", "image_dhash", f"no two accepted images within {threshold:g}",
                  gxe.ExpectColumnValuesToBeNull(column="near__image_dhash"), explain)
@@ -282,12 +284,17 @@ def near_duplicates(ids: list[str], hashes: list[bytes], max_fraction: float) ->
         return []
     n_bits = len(hashes[0]) * 8
     max_d = int(max_fraction * n_bits - 1e-9)
-    groups: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
+    copies: dict[bytes, list[str]] = defaultdict(list)  # exact copies first: a copied corpus stays linear
     for sid, raw in zip(ids, hashes):
+        copies[raw].append(sid)
+    closest: dict[str, tuple[int, str]] = {}
+    groups: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
+    for raw, same in copies.items():
+        first, *rest = sorted(same)
+        closest.update({sid: (0, first) for sid in rest})
         h = int.from_bytes(raw, "little")
         for key in band_keys(h, n_bits, max_d):
-            groups[key].append((sid, h))
-    closest: dict[str, tuple[int, str]] = {}
+            groups[key].append((first, h))
     for members in groups.values():
         if len(members) > 1:
             for later, found in duplicates_in_group(members, max_d):

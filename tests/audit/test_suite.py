@@ -197,3 +197,19 @@ def test_near_duplicate_images_in_the_run(corpus: Path, tmp_path: Path) -> None:
     assert set(failed) == {"near_duplicate:run"}
     later, earlier = max(seen.values()), min(seen.values())
     assert f"sample {later} at dHash distance {3 / 576:.4g} to {earlier}" in failed["near_duplicate:run"]
+
+
+def test_near_duplicates_name_the_closest_smaller_id_and_copies_stay_cheap() -> None:
+    import random
+
+    from medmint.validators.expectations import near_duplicates
+
+    rng = random.Random(3)
+    a, b = (rng.getrandbits(576).to_bytes(72, "little") for _ in range(2))
+    a_near = bytes([a[0] ^ 0b1]) + a[1:]  # 1 bit from a
+    ids = ["s5", "s1", "s3", "s4", "s2"]
+    hashes = [a_near, a, b, a, b]
+    assert near_duplicates(ids, hashes, 0.07) == [f"{1 / 576:.4g} to s1", None, "0 to s2", "0 to s1", None]
+    assert near_duplicates(ids[:3], hashes[:3], 0.001) == [None, None, None]  # 1 bit > 0 allowed at 0.1 %
+    copies = near_duplicates([f"s{i:05d}" for i in range(20000)], [a] * 20000, 0.07)  # linear, not 20000^2
+    assert copies[0] is None and set(copies[1:]) == {"0 to s00000"}
