@@ -70,7 +70,6 @@ class Prepared:
     goal: Any
     validators: list[dict[str, Any]]
     checkpoint_sha256: str | None
-    pool: Any = None  # the run's warm worker processes while it runs (``_worker_pool``)
 
 
 def prepare(config_path: str | Path, overrides: Sequence[str], beam_args: Sequence[str]) -> Prepared:
@@ -122,39 +121,19 @@ def generate(
                        "wanted": run.goal.wanted},
         )
         manifest.save()
-        with _worker_pool(run):
-            _Rounds(run, out, manifest, on_progress, on_round).run()
+        from medmint.pipeline.worker_pool import pool_for
+
+        with pool_for(run.cfg, run.args) as pool:  # started now: the workers load the model while round 0 is planned
+            _Rounds(run, out, manifest, pool, on_progress, on_round).run()
     return manifest
 
 
-@contextmanager
-def _worker_pool(run: Prepared) -> Iterator[None]:
-    """Warm worker processes for the whole run when it has several local workers (``worker_pool``);
-    started here so they load the model while the first round is planned."""
-    from medmint.pipeline.runners import warm_workers
-
-    workers = warm_workers(run.args)
-    if not workers:
-        run.pool = None
-        yield
-        return
-    from medmint.pipeline.handler import torch_threads
-    from medmint.pipeline.worker_pool import WorkerPool
-
-    with WorkerPool(workers, run.cfg.generator, threads=torch_threads(run.cfg)) as pool:
-        run.pool = pool
-        try:
-            yield
-        finally:
-            run.pool = None
-
-
 class _Rounds:
-    def __init__(self, run: Prepared, out: Path, manifest: RunManifest,
+    def __init__(self, run: Prepared, out: Path, manifest: RunManifest, pool: Any,
                  on_progress: Callable[[int, int], None] | None, on_round: Callable[[RoundEvent], None] | None) -> None:
         from medmint.pipeline.rounds import RunState
 
-        self.prep, self.cfg, self.out, self.manifest = run, run.cfg, out, manifest
+        self.prep, self.cfg, self.out, self.manifest, self.pool = run, run.cfg, out, manifest, pool
         self.state = RunState(manifest.data)
         self.on_progress, self.on_round = on_progress, on_round
         self.started = time.perf_counter()
@@ -236,7 +215,7 @@ class _Rounds:
                 continue
             began = time.perf_counter()
             result = run_part(self.cfg, self.out, part, self.prep.args, created_at=self.manifest.created_at,
-                              validators=self.prep.validators, pool=self.prep.pool,
+                              validators=self.prep.validators, pool=self.pool,
                               earlier=earlier_accepted(self.state.rounds, parts, part))
             planning["metrics"][part.name] = beam_metrics(result)
             planning["seconds"] = round(planning["seconds"] + time.perf_counter() - began, 3)

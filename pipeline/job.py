@@ -26,7 +26,7 @@ from medmint.pipeline.reference import load_reference
 from medmint.pipeline.rounds import RunState, round_parts
 from medmint.pipeline.run_manifest import load_run
 from medmint.pipeline.runners import warm_workers
-from medmint.pipeline.worker_pool import WorkerPool, WorkerPoolError
+from medmint.pipeline.worker_pool import WorkerPool, WorkerPoolError, pool_for
 from medmint.pipeline.dedupe import NAME as NEAR_DUPLICATE
 from medmint.pipeline.dedupe import MarkNearDuplicates, RejectNearEarlierParts
 from medmint.pipeline.stages import ACCEPTED, REJECTED, Anonymize, ToRow, Validate, WriteDicom, WriteShard, plan_for
@@ -120,7 +120,7 @@ def run_part(cfg: MedmintConfig, out: str | Path, part: Part, beam_args: Sequenc
     """One part as one Beam job. With ``--workers N`` on FnApiRunner the harnesses run in ``pool``'s
     warm processes (the driver keeps one for the whole run); a part run alone starts its own."""
     if pool is None and test_pipeline is None and warm_workers(beam_args):
-        with WorkerPool(warm_workers(beam_args), cfg.generator, threads=torch_threads(cfg)) as own:
+        with pool_for(cfg, beam_args) as own:
             return run_part(cfg, out, part, beam_args, created_at=created_at, validators=validators,
                             earlier=earlier, pool=own)
     missing = next((shard for shard in earlier if not (Path(out) / shard).exists()), None)

@@ -24,12 +24,13 @@ import subprocess
 import sys
 import threading
 import traceback
-from typing import Any
+from contextlib import nullcontext
+from typing import Any, ContextManager, Sequence
 
 import grpc
 from apache_beam.portability.api import beam_fn_api_pb2, beam_fn_api_pb2_grpc
 
-from medmint.config import GeneratorConfig
+from medmint.config import GeneratorConfig, MedmintConfig
 
 # How long a worker process may take to import and load its model before the run gives up.
 START_TIMEOUT_S = 300.0
@@ -42,6 +43,16 @@ FN_RUNNER_LOGGER = "apache_beam.runners.portability.fn_api_runner.fn_runner"
 
 def _not_the_running_mode_warning(record: logging.LogRecord) -> bool:
     return not str(record.msg).startswith("If direct_num_workers is not equal to 1")
+
+
+def pool_for(cfg: MedmintConfig, beam_args: Sequence[str]) -> ContextManager[WorkerPool | None]:
+    """The warm worker processes a run (or a part run alone) with these Beam options gets, if any
+    (``runners.warm_workers``): use it as ``with pool_for(cfg, args) as pool``."""
+    from medmint.pipeline.handler import torch_threads
+    from medmint.pipeline.runners import warm_workers
+
+    workers = warm_workers(beam_args)
+    return WorkerPool(workers, cfg.generator, threads=torch_threads(cfg)) if workers else nullcontext(None)
 
 
 class WorkerPoolError(ChildProcessError):
