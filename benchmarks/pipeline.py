@@ -66,46 +66,34 @@ def bare_sampler(cfg, n: int) -> dict:
             "load_average": [load_before, load_average()]}
 
 
-def job(overrides: list[str]) -> dict:
+def job(overrides: list[str], *, fresh_process: bool = False) -> dict:
+    """``medmint generate`` on N requests: in this process (``driver.generate``), or with
+    ``fresh_process`` as a user runs it, where wall seconds include the imports and the model load
+    whichever way the workers run (in this process one worker would find torch imported and the
+    model cached, while fresh worker processes pay for both)."""
+    import subprocess
+    import sys
+
     from medmint.pipeline.driver import generate
 
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="medmint-bench-") as tmp:
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        manifest = generate(CONFIG, Path(tmp) / "out", overrides=overrides)
-        seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-    counts = manifest.data.get("counts", {})
-    generated = counts.get("generated", 0)
-    return {"overrides": [o for o in overrides if o.startswith(("runner.", "generator.threads"))],
-            "generated": generated, "accepted": counts.get("accepted"), "seconds": round(seconds, 2),
-            "cpu_s": round(cpu, 1), "samples_per_s": round(generated / seconds, 3),
-            "cpu_s_per_sample": round(cpu / max(generated, 1), 3), "load_average": [load_before, load_average()]}
-
-
-def cli_job(overrides: list[str]) -> dict:
-    """``medmint generate`` in a fresh process, as a user runs it: wall seconds include the imports
-    and the model load, whichever way the workers run (in this process they would find torch
-    imported and the model cached for one worker, and pay for both in fresh worker processes)."""
-    import subprocess
-    import sys
-
-    exe = str(Path(sys.executable).parent / "medmint")
-    sets = [a for o in overrides for a in ("--set", o)]
-    load_before = load_average()
-    with tempfile.TemporaryDirectory(prefix="medmint-bench-") as tmp:
         out = Path(tmp) / "out"
-        c0 = cpu_seconds()
-        t0 = time.perf_counter()
-        proc = subprocess.run([exe, "generate", str(CONFIG), "--out", str(out), "--no-audit", *sets],
-                              capture_output=True, text=True)
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        if fresh_process:
+            sets = [a for o in overrides for a in ("--set", o)]
+            proc = subprocess.run([str(Path(sys.executable).parent / "medmint"), "generate", str(CONFIG), "--out",
+                                   str(out), "--no-audit", *sets], capture_output=True, text=True)
+            if proc.returncode not in (0, 3):  # 3: short of the target, which N = budget makes likely
+                raise SystemExit(f"medmint generate failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        else:
+            generate(CONFIG, out, overrides=overrides)
         seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
-        if proc.returncode not in (0, 3):  # 3: short of the target, which N = budget makes likely
-            raise SystemExit(f"medmint generate failed ({proc.returncode}): {proc.stderr[-2000:]}")
         counts = json.loads((out / "run.json").read_text()).get("counts", {})
     generated = counts.get("generated", 0)
     return {"overrides": [o for o in overrides if o.startswith(("runner.", "generator.threads"))],
-            "generated": generated, "accepted": counts.get("accepted"), "seconds": round(seconds, 2),
-            "cpu_s": round(cpu, 1), "samples_per_s": round(generated / seconds, 3),
+            "fresh_process": fresh_process, "generated": generated, "accepted": counts.get("accepted"),
+            "seconds": round(seconds, 2), "cpu_s": round(cpu, 1), "samples_per_s": round(generated / seconds, 3),
             "cpu_s_per_sample": round(cpu / max(generated, 1), 3), "load_average": [load_before, load_average()]}
 
 
@@ -141,8 +129,8 @@ def main() -> None:
     bare, default_job = best(bares), best(jobs)
     ones, twos = [], []
     for _ in range(args.repeat):  # alternated, so a slow spell of the machine hits both
-        ones.append(cli_job(base + ["runner.workers=1", "generator.threads=1"]))
-        twos.append(cli_job(base + ["runner.workers=2", "generator.threads=1"]))
+        ones.append(job(base + ["runner.workers=1", "generator.threads=1"], fresh_process=True))
+        twos.append(job(base + ["runner.workers=2", "generator.threads=1"], fresh_process=True))
     one, two = best(ones), best(twos)
     result = {
         "benchmark": "pipeline",
