@@ -72,14 +72,17 @@ class Batch:
         return [label_report(t) for t in self.reports]
 
     @cached_property
-    def critic_probs(self) -> np.ndarray:
+    def _critic_outputs(self) -> tuple[np.ndarray, np.ndarray]:
         critic = self.context.require("critic", "critic")
-        return critic.predict_proba(self.images, [s.bits_stored for s in self.samples])
+        return critic.features_and_proba(self.images, [s.bits_stored for s in self.samples])
 
-    @cached_property
+    @property
+    def critic_probs(self) -> np.ndarray:
+        return self._critic_outputs[1]
+
+    @property
     def critic_features(self) -> np.ndarray:
-        critic = self.context.require("critic", "critic")
-        return critic.features(self.images, [s.bits_stored for s in self.samples])
+        return self._critic_outputs[0]
 
 
 class Validator(ABC):

@@ -84,7 +84,7 @@ class ImageMatchesReport(Validator):
         return np.array([len(d) for d in self.disagreements(batch)], dtype=np.float64)
 
     def reason(self, batch: Batch, i: int, score: float) -> str:
-        return f"{self.name}: {'; '.join(self.disagreements(Batch([batch.samples[i]], batch.context))[0])}"
+        return f"{self.name}: {'; '.join(self.disagreements(batch)[i])}"
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

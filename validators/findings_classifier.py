@@ -223,6 +223,19 @@ class FindingsClassifier(nn.Module):
         """Penultimate-layer embedding, float32 [B, feature_dim] (for FD and nearest neighbours)."""
         return self._run(images, bits_stored, self.forward_features, batch_size)
 
+    def features_and_proba(self, images: Images, bits_stored: Bits = None, *,
+                           batch_size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+        """``features`` and ``predict_proba`` from one pass of the network, as a validated batch
+        needs both: the same numbers (in eval mode dropout is the identity) at half the cost."""
+        width = self.cfg.feature_dim
+
+        def both(x: torch.Tensor) -> torch.Tensor:
+            f = self.forward_features(x)
+            return torch.cat([f, torch.sigmoid(self.head(self.drop(f)))], dim=1)
+
+        out = self._run(images, bits_stored, both, batch_size)
+        return out[:, :width], out[:, width:]
+
     def predict(self, images: Images, bits_stored: Bits = None) -> np.ndarray:
         """bool [B, n_labels]: probability >= the label's decision threshold."""
         return self.predict_proba(images, bits_stored) >= self.cfg.decision_thresholds[None, :]

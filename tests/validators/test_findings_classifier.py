@@ -134,6 +134,8 @@ def test_untrained_shapes_and_determinism(data):
     f = model.features(images[:6], 12)
     assert f.shape == (6, 128) and np.isfinite(f).all()
     assert FindingsClassifier().features(images[:2], 12).shape == (2, 256)  # default embedding size
+    both = model.features_and_proba(images[:6], 12)  # one pass for the validators: the very same numbers
+    assert np.array_equal(both[0], f) and np.array_equal(both[1], p)
 
 
 def test_short_training_reads_cardiomegaly_and_effusion(trained, data):
