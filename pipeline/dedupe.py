@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -47,7 +47,7 @@ class MarkNearDuplicates(beam.PTransform):
             keyed
             | "HashAccepted" >> beam.FlatMap(_bands, n_bits, max_d)
             | "GroupByBand" >> beam.GroupByKey()
-            | "ComparePairs" >> beam.FlatMap(lambda kv: duplicates_in_group(kv[1], max_d))
+            | "ComparePairs" >> beam.FlatMap(_compare, max_d)
             | "Closest" >> beam.CombinePerKey(min)
         )
         return (
@@ -57,23 +57,36 @@ class MarkNearDuplicates(beam.PTransform):
         )
 
 
-def _bands(kv: tuple[str, ValidatedSample], n_bits: int, max_d: int) -> Iterator[tuple[tuple[int, int], tuple[str, int]]]:
+def _bands(kv: tuple[str, ValidatedSample], n_bits: int, max_d: int) -> Iterator[tuple[tuple[int, bytes], tuple[str, bytes]]]:
+    # Hashes and band values cross the shuffle as bytes: they are wider than 64 bits, and Beam
+    # (>= 2.78) encodes what a hint calls int with its 64-bit VarIntCoder.
     from medmint.validators.image_quality import dhash
 
     sample_id, v = kv
     if v.accepted:
         h = dhash(v.generated.image)
-        for key in band_keys(h, n_bits, max_d):
-            yield key, (sample_id, h)
+        for band, value in band_keys(h, n_bits, max_d):
+            yield (band, _to_bytes(value)), (sample_id, _to_bytes(h))
 
 
-def _apply(kv: tuple[str, dict[str, list[Any]]], n_bits: int, threshold: float) -> Iterator[ValidatedSample]:
+def _compare(kv: tuple[tuple[int, bytes], Iterable[tuple[str, bytes]]], max_d: int) -> Iterator[tuple[str, tuple[int, str]]]:
+    members = [(sample_id, int.from_bytes(h, "little")) for sample_id, h in kv[1]]
+    return duplicates_in_group(members, max_d)
+
+
+def _to_bytes(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 7) // 8, "little")
+
+
+def _apply(kv: tuple[str, dict[str, Iterable[Any]]], n_bits: int, threshold: float) -> Iterator[ValidatedSample]:
+    # Iterable, not list: CoGroupByKey promises only iterables (Beam >= 2.78 checks the hint).
     _, joined = kv
+    duplicate_of = list(joined["duplicate_of"])
     for v in joined["sample"]:
-        if not joined["duplicate_of"]:
+        if not duplicate_of:
             yield v
             continue
-        distance, earlier = min(joined["duplicate_of"])
+        distance, earlier = min(duplicate_of)
         yield reject(v, distance, earlier, n_bits, threshold)
 
 
