@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Callable, NoReturn
 
@@ -27,6 +28,7 @@ EXIT_USAGE = 2
 EXIT_AUDIT_FAILED = 1  # the audit found a fault; its FAIL lines and report/index.html say which
 EXIT_SHORTFALL = 3  # the run finished but missed a target; run.json "shortfall" says which and why
 EXIT_INTERRUPTED = 4  # a worker process died or could not start; rerunning the same command resumes
+EXIT_STOPPED = 5  # an error once the rounds were under way (full disk, a bug); the traceback precedes the line
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -190,6 +192,7 @@ def generate(
     overrides = list(set_) + ([f"runner.workers={workers}"] if workers else [])
 
     def _generate() -> Any:
+        from medmint.pipeline.driver import RunStopped
         from medmint.pipeline.driver import generate as run_generate
         from medmint.pipeline.worker_pool import WorkerPoolError
 
@@ -199,6 +202,9 @@ def generate(
                                     on_progress=lambda done, total: advance(done, total), on_round=_print_round)
         except WorkerPoolError as exc:
             fail(str(exc), EXIT_INTERRUPTED)
+        except RunStopped as exc:
+            traceback.print_exception(exc.__cause__, file=sys.stderr)  # for whoever reads the log in the morning
+            fail(f"{exc}; what was written is kept: fix the cause and rerun the same command to resume", EXIT_STOPPED)
 
     manifest = _guarded(_generate)
     counts = manifest.data.get("counts", {})

@@ -121,11 +121,27 @@ def generate(
                        "wanted": run.goal.wanted},
         )
         manifest.save()
-        from medmint.pipeline.worker_pool import pool_for
+        from medmint.pipeline.worker_pool import WorkerPoolError, pool_for
 
         with pool_for(run.cfg, run.args) as pool:  # started now: the workers load the model while round 0 is planned
-            _Rounds(run, out, manifest, pool, on_progress, on_round).run()
+            rounds = _Rounds(run, out, manifest, pool, on_progress, on_round)
+            try:
+                rounds.run()
+            except (OutputFolderError, WorkerPoolError):
+                raise
+            except Exception as exc:
+                raise RunStopped(rounds.where, exc) from exc
     return manifest
+
+
+class RunStopped(RuntimeError):
+    """An error once the rounds were under way (a full disk, a bug): unlike bad input it comes after
+    files were written, which are kept, and the same command resumes once the cause is fixed."""
+
+    def __init__(self, where: str, cause: BaseException) -> None:
+        text = str(cause).strip()
+        detail = f"{type(cause).__name__}: {text.splitlines()[0]}" if text else type(cause).__name__
+        super().__init__(f"stopped {where}: {detail}")
 
 
 class _Rounds:
@@ -138,6 +154,7 @@ class _Rounds:
         self.on_progress, self.on_round = on_progress, on_round
         self.started = time.perf_counter()
         self.seconds_before = self.state.seconds  # earlier invocations of this run
+        self.where = "before round 0"  # what was under way, for RunStopped
 
     def spent(self) -> float:
         return self.seconds_before + time.perf_counter() - self.started
@@ -203,6 +220,7 @@ class _Rounds:
         from medmint.pipeline.parts import ACCEPTED, REJECTED, earlier_accepted, shard_counts, split
 
         r = self.state.next_round
+        self.where = f"planning round {r}"
         cap = self.round_cap(r, samples_left, hours_left)
         ledger = self.state.ledger
         plan = rounds.plan(self.cfg, self.prep.reference, ledger, r, cap)
@@ -213,6 +231,7 @@ class _Rounds:
         for part in parts:
             if part.done(self.out):
                 continue
+            self.where = f"during part {part.name}"
             began = time.perf_counter()
             result = run_part(self.cfg, self.out, part, self.prep.args, created_at=self.manifest.created_at,
                               validators=self.prep.validators, pool=self.pool,
@@ -222,6 +241,7 @@ class _Rounds:
             self.manifest.save()
             if self.on_progress:
                 self.on_progress(ledger.n_accepted + shard_counts(self.out, [part])[0]["accepted"], self.cfg.target.total)
+        self.where = f"recording round {r}"
         counts, accepted_ids = shard_counts(self.out, parts)
         ledger.record_all(plan.requests, accepted_ids)
         metrics: Counter[str] = Counter()

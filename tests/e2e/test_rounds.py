@@ -183,6 +183,41 @@ def test_an_hours_budget_stops_the_rounds_and_names_what_is_missing(tmp_path):
     assert manifest["status"] == "complete" and manifest["stopped_because"] == "the hours budget is spent"
 
 
+def test_an_error_mid_run_exits_5_naming_the_part_keeps_what_was_written_and_a_rerun_finishes(
+        balanced, tmp_path, monkeypatch):
+    """A full disk in the second part: not "bad input" (exit 2) but a stopped run a scheduler may retry."""
+    from typer.testing import CliRunner
+
+    from medmint.cli import app
+    from medmint.pipeline import job
+
+    run_part, calls = job.run_part, []
+
+    def disk_full_in_the_second_part(cfg, out, part, *args, **kwargs):
+        calls.append(part.name)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return run_part(cfg, out, part, *args, **kwargs)
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH["SOURCE_DATE_EPOCH"])
+    monkeypatch.setattr(job, "run_part", disk_full_in_the_second_part)
+    out = tmp_path / "F"
+    command = ["generate", str(CONFIGS / "demo-balanced.yaml"), "--out", str(out), *BALANCED]
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 5, result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"medmint: error: stopped during part {calls[1]}: OSError: [Errno 28] No space left on device; "
+        "what was written is kept: fix the cause and rerun the same command to resume")
+    assert "Traceback" in result.stderr  # the cause, for the log
+    assert len(list((out / "data").glob("accepted-*.parquet"))) == 1  # the first part is kept
+    assert json.loads((out / "run.json").read_text())["status"] == "running"
+
+    monkeypatch.setattr(job, "run_part", run_part)
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert files(out) == files(balanced[0])
+
+
 def test_a_finished_rounds_missing_shard_is_refused(balanced, tmp_path):
     import shutil
 
