@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import importlib.util
 import os
 import re
 import shutil
@@ -154,7 +153,8 @@ def _check_portable(runner: str, opts: argparse.Namespace) -> None:
 
 
 def _check_dataflow(opts: argparse.Namespace) -> None:
-    """The options Dataflow refuses a job without, and a worker image that holds medmint."""
+    """The options Dataflow refuses a job without and a worker image that holds medmint, then the
+    refusal: the options are checked first so the command is right once the sinks write gs://."""
     missing = [f"--{name}" for name in ("project", "region", "temp_location") if not getattr(opts, name)]
     if missing:
         raise ValueError(f"--runner DataflowRunner needs {', '.join(missing)} "
@@ -164,5 +164,7 @@ def _check_dataflow(opts: argparse.Namespace) -> None:
     if not (opts.sdk_container_image or opts.setup_file or opts.extra_packages or opts.requirements_file):
         raise ValueError("--runner DataflowRunner: workers need medmint; pass --sdk_container_image=IMAGE "
                          "(built from deploy/Dockerfile)")
-    if importlib.util.find_spec("apitools") is None:
-        raise ValueError("--runner DataflowRunner needs Beam's GCP extras: pip install 'apache-beam[gcp]'")
+    # Refused while the sinks write local paths: Dataflow workers share no filesystem with OUT, so the
+    # job would run (GPU hours and all) and its files land on the workers' disks and be lost.
+    raise ValueError("--runner DataflowRunner: not supported yet: its workers cannot write OUT (the sinks write "
+                     "local paths, not gs://); use FlinkRunner or SparkRunner with an OUT every worker shares")

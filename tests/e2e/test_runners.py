@@ -141,8 +141,11 @@ def test_worker_count_is_not_part_of_the_run_identity(in_process, two_workers):
         (["--runner", "PortableRunner"], "--runner PortableRunner needs --job_endpoint"),
         (["--runner", "PortableRunner", "--job_endpoint=localhost:1"], "--environment_config=IMAGE"),
         (["--runner", "DataflowRunner", "--project", "p"], "needs --region, --temp_location"),
+        (["--runner", "DataflowRunner", "--project", "p", "--region", "us-central1", "--temp_location", "gs://b/t",
+          "--sdk_container_image", "r/medmint-sdk:1"], "DataflowRunner: not supported yet: its workers cannot write OUT"),
     ],
-    ids=["misspelt-option", "portable-without-endpoint", "portable-docker-no-image", "dataflow-incomplete"],
+    ids=["misspelt-option", "portable-without-endpoint", "portable-docker-no-image", "dataflow-incomplete",
+         "dataflow-cannot-write-out"],
 )
 def test_bad_runner_options_fail_in_one_line_before_out_exists(tmp_path, extra, expected):
     out = tmp_path / "out"
