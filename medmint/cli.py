@@ -47,8 +47,9 @@ def _guarded(fn: Callable[[], Any]) -> Any:
     except typer.Exit:
         raise
     except expected as exc:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        fail(text)
+        from medmint.errors import first_line
+
+        fail(first_line(exc))
 
 
 @app.command()

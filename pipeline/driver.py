@@ -139,9 +139,9 @@ class RunStopped(RuntimeError):
     files were written, which are kept, and the same command resumes once the cause is fixed."""
 
     def __init__(self, where: str, cause: BaseException) -> None:
-        text = str(cause).strip()
-        detail = f"{type(cause).__name__}: {text.splitlines()[0]}" if text else type(cause).__name__
-        super().__init__(f"stopped {where}: {detail}")
+        from medmint.errors import described
+
+        super().__init__(f"stopped {where}: {described(cause)}")
 
 
 class _Rounds:

@@ -147,4 +147,6 @@ if __name__ == "__main__":
     try:
         run()
     except (ValueError, OSError) as exc:  # bad arguments or OUT: one line, as medmint itself prints
-        raise SystemExit(f"medmint.pipeline.job: error: {str(exc).strip().splitlines()[0]}") from None
+        from medmint.errors import first_line
+
+        raise SystemExit(f"medmint.pipeline.job: error: {first_line(exc)}") from None
