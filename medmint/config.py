@@ -252,6 +252,29 @@ class RunnerConfig(_Strict):
                          "PrismRunner); SDK worker processes per node on Flink, Spark and PortableRunner")
 
 
+class AuditConfig(_Strict):
+    """When the audit verdict says WARN: fitness for use, not schema. Each figure is read against a
+    baseline the run itself measures (real-vs-real in the same feature space, the critic's held-out
+    F1, the share the planner asked for), so the thresholds are ratios and gaps, not absolutes."""
+
+    frechet_ratio_max: float = Field(2.0, gt=0, description="Frechet distance of accepted images vs real, at "
+                                     "most this many times the real-vs-real baseline of the same size")
+    precision_ratio_min: float = Field(0.75, ge=0, le=1, description="k-NN precision (fidelity) at least this "
+                                       "share of the real-vs-real baseline's")
+    recall_ratio_min: float = Field(0.75, ge=0, le=1, description="k-NN recall (coverage) at least this share "
+                                    "of the real-vs-real baseline's")
+    label_agreement_ratio_min: float = Field(0.7, ge=0, le=1, description="per finding, F1 of the critic's "
+                                             "reading of accepted images vs the request, at least this share of "
+                                             "the critic's F1 on held-out real images (its ceiling)")
+    label_min_support: int = Field(5, ge=1, description="accepted rows requesting a finding before its "
+                                   "label agreement is judged")
+    prevalence_gap_max: float = Field(0.10, ge=0, le=1, description="largest gap between a finding's accepted "
+                                      "share and the share asked for (and, without a balance target, the "
+                                      "reference share), beyond two binomial standard errors")
+    severity: Literal["warn", "fail"] = Field("warn", description="verdict when a fitness check fails: WARN "
+                                              "(exit 0) or FAIL (exit 1, as a schema fault)")
+
+
 class MedmintConfig(_Strict):
     seed: int = Field(0, ge=0, lt=2**63)
     labels: tuple[str, ...] = CHEXPERT_LABELS
@@ -259,6 +282,7 @@ class MedmintConfig(_Strict):
     target: TargetConfig
     output: OutputConfig = OutputConfig()
     runner: RunnerConfig = RunnerConfig()
+    audit: AuditConfig = AuditConfig()
     validators: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="per validator: enabled (true/false/auto), threshold and parameters; "
@@ -519,10 +543,12 @@ def config_sha256(cfg: BaseModel) -> str:
 
     A run's ``runner`` section and torch threads are left out: where, on how many workers and threads
     the job runs changes no record (checked: the same samples at 1 and 2 threads), so a run may be
-    resumed with other ``--workers`` and its rows carry the same hash."""
+    resumed with other ``--workers`` and its rows carry the same hash. The ``audit`` thresholds judge
+    the corpus after it is written and change no record either."""
     data = config_dict(cfg)
     if isinstance(cfg, MedmintConfig):
         data.pop("runner")
+        data.pop("audit")
         data["generator"].pop("threads", None)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
