@@ -188,14 +188,18 @@ class _Span:
     start: int
     end: int
     fixed: int | None  # a value the phrase carries by itself
+    hedged: bool = False  # uncertain unless negated ("vascular congestion")
 
 
 @dataclass(frozen=True)
 class _Cue:
-    kind: str  # neg | unc | relay | pseudo
-    direction: str  # pre | post | bi
+    kind: str  # neg | unc | relay | pseudo | weak
+    direction: str  # pre | post | bi | pred
     start: int
     end: int
+    scope: int | None = None  # a shorter scope than the table's default
+    labels: frozenset[str] | None = None  # the only labels it applies to
+    otherwise: str = "unc"  # what a relay cue is when no negation governs it
 
 
 def _compile(patterns: Iterable[str]) -> re.Pattern[str]:
@@ -225,7 +229,9 @@ class ReportLabeler:
         self._attributes = [
             (labels, re.compile(subj, re.I), {k: re.compile(p, re.I) for k, p in preds.items()})
             for labels, subj, preds in vocab.ATTRIBUTES]
-        self._cues = [(kind, direction, re.compile(p, re.I)) for kind, direction, p in vocab.CUES]
+        self._hedged = {label: _compile(pats) for label, pats in vocab.HEDGED_MENTIONS.items()}
+        self._chf = re.compile(vocab.CHF, re.I)
+        self._cues = [(c[0], c[1], re.compile(c[2], re.I), dict(c[3]) if len(c) > 3 else {}) for c in vocab.CUES]
         self._hard = _compile(vocab.HARD_BOUNDARIES)
         self._restart = _compile(vocab.RESTARTS)
         self._comma_restart = re.compile(vocab.COMMA_RESTART, re.I)
@@ -266,8 +272,9 @@ class ReportLabeler:
         commas = [(i, i + 1) for i, ch in enumerate(s) if ch == ","]
         stops = sorted(b for b, _ in hard + restarts)  # starts of what ends any scope
         back_stops = sorted(stops + [b for b, _ in commas])  # ... and a backward one
-        cues = [c for c in self._resolve_relays(self._find_cues(s), hard, restarts) if c.kind != "pseudo"]
+        cues = [c for c in self._resolve_relays(s, self._find_cues(s), hard, restarts) if c.kind != "pseudo"]
         cue_starts = [c.start for c in cues]
+        span_starts = [sp.start for sp in spans]
         out = []
         for sp in spans:
             text = s[sp.start: sp.end]
@@ -275,37 +282,61 @@ class ReportLabeler:
                 out.append(Mention(sp.label, sp.fixed, text, s, "fixed"))
                 continue
             best: tuple[int, int, _Cue] | None = None  # (distance, tie-break, cue)
+            weak: _Cue | None = None
             lo = bisect.bisect_left(cue_starts, sp.start - vocab.PRE_SCOPE_CHARS - _MAX_CUE_CHARS)
             hi = bisect.bisect_right(cue_starts, sp.end + vocab.POST_SCOPE_CHARS)
             for cue in cues[lo:hi]:
+                if cue.labels is not None and sp.label not in cue.labels:
+                    continue
                 if cue.start >= sp.start and cue.end <= sp.end:  # inside an attribute reading
                     dist = 0
-                elif cue.end <= sp.start and cue.direction in ("pre", "bi"):
+                elif cue.end <= sp.start and cue.direction in ("pre", "bi", "pred"):
                     dist = sp.start - cue.end
-                    if dist > vocab.PRE_SCOPE_CHARS or _any_in(stops, cue.end, sp.start):
+                    if dist > (cue.scope or vocab.PRE_SCOPE_CHARS) or _any_in(stops, cue.end, sp.start):
                         continue
-                elif cue.start >= sp.end and cue.direction in ("post", "bi"):
+                elif cue.start >= sp.end and cue.direction in ("post", "bi", "pred"):
                     dist = cue.start - sp.end
-                    if dist > vocab.POST_SCOPE_CHARS or _any_in(back_stops, sp.end, cue.start):
+                    if dist > (cue.scope or vocab.POST_SCOPE_CHARS) or _any_in(back_stops, sp.end, cue.start):
                         continue
+                    if cue.direction == "pred" and self._predicate_follows(cue, sp, spans, stops):
+                        continue  # "the opacity may represent atelectasis": the hedge is atelectasis's
                 else:
+                    continue
+                if cue.kind == "weak":
+                    # an affirmative "or" hedges only the mentions right next to it
+                    lo_, hi_ = (cue.end, sp.start) if cue.end <= sp.start else (sp.end, cue.start)
+                    if not _any_in(span_starts, lo_, hi_) and not _any_in(back_stops, lo_, hi_):
+                        weak = cue
                     continue
                 key = (dist, 0 if cue.kind == "neg" else 1, cue)
                 if best is None or key[:2] < best[:2]:
                     best = key
-            if best is None:
-                out.append(Mention(sp.label, 1, text, s, ""))
+            cue = best[2] if best is not None else weak
+            if cue is None:
+                value, why = (-1, "hedged") if sp.hedged else (1, "")
             else:
-                cue = best[2]
-                out.append(Mention(sp.label, 0 if cue.kind == "neg" else -1, text, s, s[cue.start: cue.end]))
+                value, why = (0 if cue.kind == "neg" else -1), s[cue.start: cue.end]
+            out.append(Mention(sp.label, value, text, s, why))
+            if sp.label == "Edema" and value != 0 and self._chf.search(text):
+                out.append(Mention("Cardiomegaly", -1, text, s, "chf"))  # CheXpert's CHF exception
         return out
 
     # -- internals -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _predicate_follows(cue: _Cue, sp: _Span, spans: list[_Span], stops: list[int]) -> bool:
+        """Whether a mention of another label follows a ``pred`` cue within its forward scope."""
+        for other in spans:
+            if other.start >= cue.end and other.label != sp.label:
+                return other.start - cue.end <= vocab.PRE_SCOPE_CHARS and not _any_in(stops, cue.end, other.start)
+        return False
 
     def _spans(self, s: str) -> list[_Span]:
         spans: list[_Span] = []
         for label, rx in self._mentions.items():
             spans += [_Span(label, m.start(), m.end(), None) for m in rx.finditer(s)]
+        for label, rx in self._hedged.items():
+            spans += [_Span(label, m.start(), m.end(), None, True) for m in rx.finditer(s)]
         for labels, rx, value in self._fixed:
             for m in rx.finditer(s):
                 spans += [_Span(label, m.start(), m.end(), value) for label in labels]
@@ -313,12 +344,12 @@ class ReportLabeler:
             for m in subject.finditer(s):
                 reading = self._read_attribute(s, m.start(), m.end(), predicates)
                 if reading is not None:
-                    start, end, value = reading
-                    spans += [_Span(label, start, end, value) for label in labels]
+                    start, end, value, hedged = reading
+                    spans += [_Span(label, start, end, value, hedged) for label in labels]
         return sorted(spans, key=lambda sp: (sp.start, sp.label))
 
     def _read_attribute(self, s: str, start: int, end: int,
-                        predicates: Mapping[str, re.Pattern[str]]) -> tuple[int, int, int | None] | None:
+                        predicates: Mapping[str, re.Pattern[str]]) -> tuple[int, int, int | None, bool] | None:
         """The nearest predicate glued to the subject at [start, end): (span start, span end, fixed value)."""
         found: list[tuple[int, int, str]] = []
         window = (max(0, start - vocab.ATTRIBUTE_WINDOW - 40), min(len(s), end + vocab.ATTRIBUTE_WINDOW + 40))
@@ -343,15 +374,18 @@ class ReportLabeler:
         if best is None:
             return None
         _, p_start, p_end, kind = best
-        fixed = {"neg": 0, "unc": -1, "pos": None}[kind]
-        return min(start, p_start), max(end, p_end), fixed
+        fixed = {"neg": 0, "unc": -1, "pos": None, "hedged": None}[kind]
+        return min(start, p_start), max(end, p_end), fixed, kind == "hedged"
 
     def _find_cues(self, s: str) -> list[_Cue]:
         found = []
-        for order, (kind, direction, rx) in enumerate(self._cues):
+        for order, (kind, direction, rx, opts) in enumerate(self._cues):
+            labels = frozenset(opts["labels"]) if "labels" in opts else None
             for m in rx.finditer(s):
                 if m.end() > m.start():
-                    found.append((-(m.end() - m.start()), order, _Cue(kind, direction, m.start(), m.end())))
+                    found.append((-(m.end() - m.start()), order,
+                                  _Cue(kind, direction, m.start(), m.end(), opts.get("scope"), labels,
+                                       opts.get("otherwise", "unc"))))
         kept: list[_Cue] = []
         taken = bytearray(len(s))
         for _, _, cue in sorted(found, key=lambda t: (t[0], t[1], t[2].start)):
@@ -361,18 +395,20 @@ class ReportLabeler:
         return sorted(kept, key=lambda c: c.start)
 
     @staticmethod
-    def _resolve_relays(cues: list[_Cue], hard: list[tuple[int, int]],
+    def _resolve_relays(s: str, cues: list[_Cue], hard: list[tuple[int, int]],
                         restarts: list[tuple[int, int]]) -> list[_Cue]:
-        """A relay cue ("to suggest") negates when a negation cue scopes over it, else it hedges."""
+        """A relay cue ("to suggest") negates when a negation cue scopes over it, else it hedges;
+        "no new opacity to suggest pneumonia" negates too (a "no"/"without" that is a hedge itself)."""
         out = []
         for cue in cues:
             if cue.kind == "relay":
                 governed = any(
-                    n.kind == "neg" and n.direction in ("pre", "bi") and n.end <= cue.start
+                    (n.kind == "neg" or (n.kind == "unc" and s[n.start: n.end].startswith(("no ", "without "))))
+                    and n.labels is None and n.direction in ("pre", "bi") and n.end <= cue.start
                     and cue.start - n.end <= vocab.PRE_SCOPE_CHARS
                     and not _crosses(n.end, cue.start, hard, restarts)
                     for n in cues)
-                cue = _Cue("neg" if governed else "unc", cue.direction, cue.start, cue.end)
+                cue = _Cue("neg" if governed else cue.otherwise, cue.direction, cue.start, cue.end, cue.scope)
             out.append(cue)
         return out
 
