@@ -2,8 +2,9 @@
 
 Reads OUT/run.json and the accepted / rejected shards (pixels left on disk), runs the suite of
 ``validators/expectations.py``, writes Great Expectations' results and Data Docs under
-OUT/report/expectations/, hands the outcome to the HTML report (``pipeline/audit_report.py``), and
-returns an ``AuditResult``: ``passed`` decides the exit code (0 pass, 1 fail; 2 is bad input).
+OUT/report/expectations/, hands the outcome to the HTML report (``pipeline/audit_report.py``), which
+also judges fitness for use (``validators/fitness.py``), and returns an ``AuditResult``: its verdict
+decides the exit code (0 PASS or WARN, 1 FAIL; 2 is bad input).
 """
 
 from __future__ import annotations
@@ -33,19 +34,26 @@ class AuditInputError(ValueError):
 
 @dataclass
 class AuditResult:
-    passed: bool
+    passed: bool  # not FAIL: no schema fault, no fitness miss at severity "fail"
     expectations: list[dict[str, Any]]  # {name, passed, column, observed, expected, details}; failing first
     counts: dict[str, int]
     paths: dict[str, str] = field(default_factory=dict)  # what was written, relative to OUT
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    verdict: str = ""  # PASS | WARN | FAIL; set from the suite alone when the report is not written
+    fitness: list[dict[str, Any]] = field(default_factory=list)  # validators/fitness.py checks, as dicts
 
     @property
     def failed(self) -> list[dict[str, Any]]:
         return [e for e in self.expectations if not e["passed"]]
 
+    @property
+    def missed(self) -> list[dict[str, Any]]:
+        """Fitness checks that warned or failed."""
+        return [c for c in self.fitness if c["status"] in ("warn", "fail")]
+
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": "pass" if self.passed else "fail", **asdict(self)}
+        return {**asdict(self), "verdict": self.verdict.lower()}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False, default=str)
@@ -196,23 +204,25 @@ def audit(out: Path, *, reference: Path | None = None, write_html: bool = True) 
                 "failed": sum(not e["passed"] for e in suite.expectations)},
         paths={"validation_results": RESULTS_JSON, "data_docs": docs.relative_to(out).as_posix()},
         seconds={"read": round(read_s, 3), "suite": round(suite_s, 3), "expectations_output": round(docs_s, 3)},
+        verdict="PASS" if suite.passed else "FAIL",
     )
     if write_html:
+        from medmint.pipeline.audit_report import build_report
+
         t = time.perf_counter()
-        try:
-            from medmint.pipeline.audit_report import write_report
-        except ImportError:
-            result.notes.append("report/index.html not written: medmint.pipeline.audit_report is not available")
-        else:
-            written = write_report(out, suite=suite.expectations, manifest=run, reference=reference)
-            result.paths["report"] = _relative(out, written) if written else f"{REPORT_DIR}/index.html"
+        written, judged = build_report(out, suite=suite.expectations, manifest=run, reference=reference)
+        result.paths["report"] = _relative(out, written)
+        result.verdict, result.fitness = judged["verdict"], judged["fitness"]
+        result.passed = result.verdict != "FAIL"
         result.seconds["report"] = round(time.perf_counter() - t, 3)
+    else:
+        result.notes.append("fitness not judged (report not written): the verdict covers the expectation suite only")
     result.seconds["total"] = round(time.perf_counter() - started, 3)
     return result
 
 
-def _relative(out: Path, written: Any) -> str:
-    path = Path(written) if isinstance(written, (str, os.PathLike)) else out / REPORT_DIR / "index.html"
+def _relative(out: Path, written: Path) -> str:
+    path = Path(written)
     try:
         return path.resolve().relative_to(out.resolve()).as_posix()
     except ValueError:

@@ -25,7 +25,7 @@ import numpy as np
 from medmint.records import CHEXPERT_LABELS, label_slug
 
 MONTAGE_PER_FINDING = 4
-THUMB = 112  # thumbnail edge in pixels
+THUMB = 192  # thumbnail edge in pixels (labels and report beside it)
 MAX_FEATURE_SAMPLES = 1000  # accepted images embedded for FD / precision-recall (evenly sampled)
 PHANTOM_REFERENCE = 200  # held-out phantom studies per real set (two sets: reference and baseline)
 MAX_REFERENCE_IMAGES = 1000
@@ -65,6 +65,7 @@ class Corpus:
                                           for j in range(len(self.labels))], bool)
         self.scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # validator -> (values, row index)
         self.reasons: list[tuple[int, str]] = []  # (row index, validator name)
+        self.reason_texts: dict[int, list[str]] = {}  # row index -> every "validator: why"
         self.provenance: dict[str, list[str]] = {}
         if table is None:
             return
@@ -79,6 +80,8 @@ class Corpus:
         flat = reasons.flatten().to_numpy(zero_copy_only=False)
         rows = pc.list_parent_indices(reasons).to_numpy()
         self.reasons = [(int(r), str(text).split(":", 1)[0]) for r, text in zip(rows, flat)]
+        for r, text in zip(rows, flat):
+            self.reason_texts.setdefault(int(r), []).append(str(text))
         for c in ("generator", "checkpoint_sha256", "config_sha256", "medmint_version"):
             if c in table.column_names:
                 self.provenance[c] = sorted({str(v) for v in table.column(c).unique().to_pylist()})
@@ -240,20 +243,62 @@ def svg_counts(rows: Sequence[tuple[str, float, int, int | None]], width: int = 
 # --- sections -------------------------------------------------------------------------------
 
 
-def _verdict(suite: Sequence[Mapping[str, Any]]) -> tuple[str, dict[str, Any]]:
+def _expectations(suite: Sequence[Mapping[str, Any]]) -> tuple[str, dict[str, Any]]:
+    """The suite's checks, failing first; the passing ones folded (they are schema, not fitness)."""
     ordered = sorted(suite, key=lambda r: bool(r.get("passed")))  # stable: failing first, order kept
     failed = [r for r in ordered if not r.get("passed")]
-    verdict = "FAIL" if failed else "PASS"
     short = lambda v: esc(json.dumps(v, default=str)[:300]) if not isinstance(v, str) else esc(v[:300])  # noqa: E731
-    rows = [(f'<span class="{"bad" if not r.get("passed") else "ok"}">{"FAIL" if not r.get("passed") else "pass"}</span>',
-             esc(str(r.get("name", ""))), esc(str(r.get("column") or "")), short(r.get("observed")),
-             short(r.get("expected")), short(r.get("details") or "")) for r in ordered]
-    head = (f'<div class="verdict {verdict.lower()}">{verdict}</div>'
-            f"<p>{len(suite) - len(failed)} of {len(suite)} expectations passed"
-            + (f"; failing: {esc(', '.join(str(r.get('name')) for r in failed))}" if failed else "") + ".</p>")
-    body = head + (table(["result", "expectation", "column", "observed", "expected", "details"], rows, "suite")
-                   if rows else note("No expectation results were given."))
-    return body, {"verdict": verdict, "failed": [r.get("name") for r in failed], "expectations": len(suite)}
+    row = lambda r: (f'<span class="{"bad" if not r.get("passed") else "ok"}">{"FAIL" if not r.get("passed") else "pass"}</span>',  # noqa: E731
+                     esc(str(r.get("name", ""))), esc(str(r.get("column") or "")), short(r.get("observed")),
+                     short(r.get("expected")), short(r.get("details") or ""))
+    header = ["result", "expectation", "column", "observed", "expected", "details"]
+    passing = [r for r in ordered if r.get("passed")]
+    body = (f"<p>{len(suite) - len(failed)} of {len(suite)} expectations passed (Great Expectations: schema, "
+            "types, uniqueness, provenance, PHI, files, scores within thresholds, counts).</p>")
+    if failed:
+        body += table(header, [row(r) for r in failed], "suite")
+    if passing:
+        body += (f"<details><summary>{len(passing)} passing expectations</summary>"
+                 + table(header, [row(r) for r in passing], "suite") + "</details>")
+    if not suite:
+        body += note("No expectation results were given.")
+    return body, {"failed": [r.get("name") for r in failed], "expectations": len(suite)}
+
+
+def _verdict(suite: Sequence[Mapping[str, Any]], checks: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """The first screen: the verdict, why, and where to look."""
+    from medmint.validators.fitness import NOT_MEASURED, verdict
+
+    failed = [r for r in suite if not r.get("passed")]
+    word = verdict(len(failed), checks)
+    missed = [c for c in checks if c.missed]
+    unmeasured = [c for c in checks if c.status == NOT_MEASURED]
+    items = [f'<li><span class="bad">{esc(c.status.upper())}</span> <b>{esc(c.name)}</b>: {esc(c.why)} '
+             f'<a href="#{c.look_at}">look at {esc(dict(SECTIONS).get(c.look_at, c.look_at))}</a></li>' for c in missed]
+    if failed:
+        items.insert(0, f'<li><span class="bad">FAIL</span> <b>{len(failed)} expectation(s)</b>: '
+                        f'{esc(", ".join(str(r.get("name")) for r in failed[:6]))} '
+                        '<a href="#expectations">look at Expectations</a></li>')
+    head = f'<div class="verdict {word.lower()}">{word}</div>'
+    if items:
+        head += "<h3>What to look at</h3><ul class=\"why\">" + "".join(items) + "</ul>"
+    else:
+        head += "<p>Every expectation passed and every fitness check that could be measured passed.</p>"
+    if unmeasured:
+        head += ("<p class=\"small\">Not measured (this verdict does not cover them): "
+                 + "; ".join(f"<b>{esc(c.name)}</b> ({esc(c.why.removeprefix('not measured: '))})" for c in unmeasured)
+                 + ".</p>")
+    passed = [c for c in checks if c.status == "pass"]
+    if passed:
+        head += ("<p class=\"small\">Fitness checks passed: "
+                 + "; ".join(f"{esc(c.name)} ({esc(c.observed)})" for c in passed) + ".</p>")
+    head += (f'<p class="small">{len(suite) - len(failed)} of {len(suite)} expectations passed '
+             '(<a href="#expectations">details</a>).</p>')
+    rows = [(f'<span class="{"ok" if c.status == "pass" else "na" if c.status == NOT_MEASURED else "bad"}">'
+             f"{esc(c.status)}</span>", esc(c.name), esc(c.observed), esc(c.expected)) for c in checks]
+    body = head + (table(["fitness", "check", "observed", "threshold"], rows) if rows else "")
+    return body, {"verdict": word, "failed": [r.get("name") for r in failed], "expectations": len(suite),
+                  "fitness": [c.to_dict() for c in checks]}
 
 
 def _tolerance(manifest: Mapping[str, Any]) -> int | None:
@@ -286,7 +331,8 @@ def _counts(c: Corpus, manifest: Mapping[str, Any]) -> tuple[str, dict[str, Any]
         elif st.get("over"):
             status = f'<span class="bad">over cap {st.get("cap")}</span>'
         elif st.get("met", after >= w - (tol or 0)):
-            status = '<span class="ok">met</span>'
+            status = '<span class="ok">met</span>' if after >= w else \
+                f'<span class="ok">met</span> (within tolerance {fmt(tol)})'
         else:
             status = f'<span class="bad">short {max(0, w - after)}</span>'
         rows.append((esc(lab), pct(prevalence.get(lab)) if lab in prevalence else "—", f"{before:.1f}",
@@ -357,11 +403,15 @@ def _acceptance(c: Corpus, manifest: Mapping[str, Any]) -> tuple[str, dict[str, 
 def _scores(c: Corpus, manifest: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     from medmint.validators.audit_metrics import histogram
 
-    charts, data, skipped = [], {}, []
+    charts, data, skipped, run_wide = [], {}, [], []
     for v in manifest.get("validators", []):
         name = v.get("name")
         if not v.get("used", True):
             skipped.append((esc(name), esc(str(v.get("why", "")))))
+            continue
+        if name not in c.scores and v.get("scope"):
+            n = sum(1 for _, g in c.reasons if g == name)
+            run_wide.append((esc(name), esc(str(v["scope"])), n))
             continue
         if name not in c.scores:
             skipped.append((esc(name), "no score in the shards"))
@@ -381,6 +431,11 @@ def _scores(c: Corpus, manifest: Mapping[str, Any]) -> tuple[str, dict[str, Any]
         data[name] = {"threshold": thr, "passes_when": v.get("passes_when"),
                       **{k: {"counts": s["counts"], "edges": s["edges"]} for k, s in series.items()}}
     body = '<div class="grid">' + "".join(charts) + "</div>" if charts else note("No validator scores in the shards.")
+    if run_wide:
+        body += ("<h3>Validators run across the run</h3><p>These compare a sample with the others, so they ran "
+                 "after the per-sample gates and store no per-sample score; the audit re-checks the finished corpus "
+                 "(expectation <code>near_duplicate:run</code>).</p>"
+                 + table(["validator", "where it ran", "rows rejected"], run_wide))
     if skipped:
         body += "<h3>Validators not run</h3>" + table(["validator", "why"], skipped)
     return body, data
@@ -390,6 +445,38 @@ def _spread(idx: np.ndarray, k: int) -> np.ndarray:
     if len(idx) <= k:
         return idx
     return idx[np.linspace(0, len(idx) - 1, k).round().astype(int)]
+
+
+def _read_labels(c: Corpus, row: int) -> str:
+    """Requested / report-read / image-read positives of one row, a mismatch with the request marked."""
+    asked = {lab for lab in c.labels if c.label["requested"][row, c.labels.index(lab)] == 1}
+    lines = []
+    for prefix, title in (("requested", "requested"), ("report", "report read"), ("image", "image read")):
+        if prefix == "image" and not c.has_image_labels.any():
+            lines.append(f"<tr><th>{title}</th><td class=\"small\">no critic in this run</td></tr>")
+            continue
+        values = c.label[prefix][row]
+        names = []
+        for j, lab in enumerate(c.labels):
+            if prefix == "image" and not c.has_image_labels[j]:
+                continue
+            if values[j] in (1, -1):
+                text = esc(lab) + ("?" if values[j] == -1 else "")
+                names.append(text if prefix == "requested" or lab in asked else f'<span class="bad">{text}</span>')
+        missing = [] if prefix == "requested" else [
+            f'<s class="bad">{esc(lab)}</s>' for lab in sorted(asked)
+            if (prefix != "image" or c.has_image_labels[c.labels.index(lab)])
+            and c.label[prefix][row, c.labels.index(lab)] != 1]
+        lines.append(f"<tr><th>{title}</th><td>{', '.join(names + missing) or '—'}</td></tr>")
+    return f'<table class="labels">{"".join(lines)}</table>'
+
+
+def _cell(c: Corpus, r: int, image: str | None, extra: str = "") -> str:
+    sid = c.sample_id[r]
+    img = (f'<img src="{image}" width="{THUMB}" alt="{esc(sid)}">' if image else
+           '<div class="noimg">no pixels kept for rejected rows</div>')
+    return (f'<div class="cell">{img}<div class="side"><div class="sid">{esc(sid)}</div>{extra}{_read_labels(c, r)}'
+            f'<pre class="rep">{esc(str(c.report_text[r]).strip())}</pre></div></div>')
 
 
 def _montage(c: Corpus) -> tuple[str, dict[str, Any]]:
@@ -403,19 +490,37 @@ def _montage(c: Corpus) -> tuple[str, dict[str, Any]]:
     if not picks:
         return note("No accepted samples to show."), {}
     pixels = c.images(c.sample_id[np.concatenate(list(picks.values()))])
-    parts = []
+    parts = ['<p class="small">Beside each image: the findings requested, those the report labeler reads in the '
+             'report and those the critic reads in the image (red: not requested; struck through: requested but '
+             'not read back; "?" uncertain).</p>']
     for lab, rows in picks.items():
-        cells = []
-        for r in rows:
-            sid = c.sample_id[r]
-            if sid not in pixels:
-                continue
-            cells.append(f'<div class="cell"><img src="{thumbnail(pixels[sid][0])}" width="{THUMB}" alt="{esc(sid)}">'
-                         f'<div class="sid">{esc(sid)}</div><pre class="rep">{esc(str(c.report_text[r]).strip())}</pre></div>')
+        cells = [_cell(c, r, thumbnail(pixels[c.sample_id[r]][0])) for r in rows if c.sample_id[r] in pixels]
         n = int((c.positive("requested", lab) & c.accepted).sum())
         parts.append(f'<div class="finding"><h3>{esc(lab)} <small>({len(cells)} of {n} accepted)</small></h3>'
                      f'<div class="row">{"".join(cells)}</div></div>')
     return "".join(parts), {lab: c.sample_id[rows].tolist() for lab, rows in picks.items()}
+
+
+def _rejected(c: Corpus, per_reason: int = 2) -> tuple[str, dict[str, Any]]:
+    """A few rejected rows per reject reason, with every reason they failed (reports and labels;
+    rejected shards keep no pixels)."""
+    reasons: dict[int, list[str]] = {}
+    for r, gate in c.reasons:
+        reasons.setdefault(r, []).append(gate)
+    rows = sorted((r for r in reasons if not c.accepted[r]), key=lambda r: c.sample_id[r])
+    if not rows:
+        return note("No row was rejected.", ""), {}
+    picked: dict[str, list[int]] = {}
+    for r in rows:
+        for gate in reasons[r]:
+            if len(picked.setdefault(gate, [])) < per_reason:
+                picked[gate].append(r)
+    parts = []
+    for gate, rs in sorted(picked.items()):
+        cells = [_cell(c, r, None, '<ul class="reasons">' + "".join(f"<li>{esc(t)}</li>" for t in c.reason_texts.get(r, []))
+                       + "</ul>") for r in rs]
+        parts.append(f'<div class="finding"><h3>{esc(gate)}</h3><div class="row">{"".join(cells)}</div></div>')
+    return "".join(parts), {g: c.sample_id[rs].tolist() for g, rs in picked.items()}
 
 
 # --- reference, checkpoint and the feature space --------------------------------------------
@@ -671,19 +776,24 @@ h2{font-size:17px;border-bottom:1px solid #e2e8f0;padding-bottom:4px}h3{font-siz
 table{border-collapse:collapse;margin:6px 0;font-size:13px}th,td{border:1px solid #e2e8f0;padding:3px 8px;
 text-align:left;vertical-align:top}th{background:#edf2f7}td{max-width:420px;overflow-wrap:anywhere}
 .verdict{display:inline-block;font-size:28px;font-weight:700;padding:4px 18px;border-radius:6px;margin:8px 0;color:#fff}
-.verdict.pass{background:#2f855a}.verdict.fail{background:#c53030}.ok{color:#2f855a;font-weight:600}
+.verdict.pass{background:#2f855a}.verdict.warn{background:#b7791f}.verdict.fail{background:#c53030}
+ul.why li{margin:3px 0}.ok{color:#2f855a;font-weight:600}
 .bad{color:#c53030;font-weight:700}.na{color:#744210;background:#fffbeb;padding:6px 10px;border-left:3px solid #d69e2e}
 .warn{color:#744210}.small{font-size:12px;color:#4a5568}
 .grid{display:flex;flex-wrap:wrap;gap:10px}figure{margin:0;border:1px solid #edf2f7;padding:4px}
 figcaption{font-size:11px;color:#4a5568;max-width:340px}svg .t{font-size:12px;font-weight:600}svg .a{font-size:10px}
-.row{display:flex;flex-wrap:wrap;gap:10px}.cell{width:250px}.cell img{image-rendering:auto;background:#000;display:block}
+.row{display:flex;flex-wrap:wrap;gap:10px}.cell{width:600px;display:flex;gap:8px;border:1px solid #edf2f7;padding:4px}
+.cell img{image-rendering:auto;background:#000;display:block;flex:none}.side{flex:1;min-width:0}
+.noimg{width:120px;height:120px;flex:none;background:#edf2f7;color:#718096;font-size:11px;padding:6px}
+table.labels{font-size:12px;margin:2px 0}table.labels th{width:80px}ul.reasons{margin:2px 0 4px 16px;padding:0;font-size:12px;color:#9b2c2c}
 .sid{font-size:10px;color:#718096}pre{white-space:pre-wrap;font-size:12px}.rep{max-height:130px;overflow:auto;
 background:#f7fafc;border:1px solid #edf2f7;padding:4px;margin:2px 0}
 """
 
 SECTIONS = (("verdict", "Verdict"), ("counts", "Counts vs targets"), ("acceptance", "Acceptance and reject reasons"),
-            ("scores", "Validator scores"), ("montage", "Samples per finding"), ("images", "Image metrics"),
-            ("text", "Report metrics"), ("memorization", "Memorization"), ("provenance", "Provenance"))
+            ("montage", "Samples per finding"), ("rejected", "Rejected examples"), ("images", "Image metrics"),
+            ("text", "Report metrics"), ("scores", "Validator scores"), ("memorization", "Memorization"),
+            ("expectations", "Expectations"), ("provenance", "Provenance"))
 
 
 def _timed(timings: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
@@ -694,8 +804,46 @@ def _timed(timings: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
         timings[name] = round(time.perf_counter() - start, 3)
 
 
+def fitness_checks(corpus: Corpus, manifest: Mapping[str, Any], metrics: Mapping[str, Any], out: Path) -> list[Any]:
+    """The fitness checks of ``validators/fitness.py`` on what the report measured."""
+    from medmint.config import AuditConfig, TargetConfig
+    from medmint.validators import fitness
+
+    cfg = AuditConfig.model_validate((manifest.get("config") or {}).get("audit") or {})
+    checks = fitness.fidelity_checks(metrics["images"], cfg)
+    ckpt, _ = _checkpoint(manifest, out)
+    ceilings: dict[str, float] = {}
+    if ckpt is not None:
+        critic = (json.loads((ckpt / "medmint.json").read_text()).get("critics") or {}).get("findings") or {}
+        ceilings = {lab: float(v["f1"]) for lab, v in ((critic.get("holdout") or {}).get("labels") or {}).items()
+                    if v.get("f1") is not None}
+    agreement = metrics["text"]["label_agreement"].get("image-read vs requested (accepted)", {})
+    checks.append(fitness.label_agreement_check(agreement, ceilings, cfg))
+    acc = corpus.accepted
+    n_acc = int(acc.sum())
+    share = lambda mask, n: {lab: float((corpus.positive("requested", lab) & mask).sum()) / max(n, 1)  # noqa: E731
+                             for lab in corpus.labels}
+    progress = (manifest.get("progress") or {}).get("findings") or {}
+    try:
+        mode = TargetConfig.model_validate(manifest.get("target") or manifest["config"]["target"]).balance.mode
+    except Exception:  # noqa: BLE001 - an older or hand-edited run.json: judge against what was asked only
+        mode = None
+    reference = (manifest.get("reference") or {}).get("prevalence") if mode == "none" else None
+    checks += fitness.prevalence_checks(share(acc, n_acc), share(np.ones(corpus.n, bool), corpus.n), reference,
+                                        n_acc, [f for f, s in progress.items() if s.get("wanted") is not None], cfg)
+    target = fitness.target_check(progress, _tolerance(manifest), cfg)
+    return checks + ([target] if target else [])
+
+
 def write_report(out: Path, *, suite: list[dict], manifest: dict, reference: Path | None = None) -> Path:
     """Write ``out/report/index.html`` (and ``metrics.json`` beside it); returns the HTML's path."""
+    return build_report(out, suite=suite, manifest=manifest, reference=reference)[0]
+
+
+def build_report(out: Path, *, suite: list[dict], manifest: dict, reference: Path | None = None
+                 ) -> tuple[Path, dict[str, Any]]:
+    """Measure, judge fitness, write the report; returns its path and the verdict section's data
+    (``verdict``: PASS / WARN / FAIL, ``fitness``: every check)."""
     from medmint.atomic import atomic_write_bytes
 
     out = Path(out)
@@ -705,15 +853,18 @@ def write_report(out: Path, *, suite: list[dict], manifest: dict, reference: Pat
     ref = _timed(timings, "reference", lambda: Reference(Path(reference))) if reference is not None else None
     ref_note = "" if reference is not None else "no --reference given"
     bodies, metrics = {}, {}
-    bodies["verdict"], metrics["verdict"] = _verdict(suite)
     bodies["counts"], metrics["counts"] = _timed(timings, "counts", lambda: _counts(corpus, manifest))
     bodies["acceptance"], metrics["acceptance"] = _timed(timings, "acceptance", lambda: _acceptance(corpus, manifest))
     bodies["scores"], metrics["scores"] = _timed(timings, "scores", lambda: _scores(corpus, manifest))
     bodies["montage"], metrics["montage"] = _timed(timings, "montage", lambda: _montage(corpus))
+    bodies["rejected"], metrics["rejected"] = _timed(timings, "rejected", lambda: _rejected(corpus))
     (bodies["images"], metrics["images"], bodies["memorization"], metrics["memorization"]) = _timed(
         timings, "images", lambda: _images_section(corpus, manifest, out, ref))
     bodies["text"], metrics["text"] = _timed(timings, "text", lambda: _text_section(corpus, ref, ref_note))
     bodies["provenance"], metrics["provenance"] = _provenance(corpus, manifest)
+    bodies["expectations"], metrics["expectations"] = _expectations(suite)
+    checks = _timed(timings, "fitness", lambda: fitness_checks(corpus, manifest, metrics, out))
+    bodies["verdict"], metrics["verdict"] = _verdict(suite, checks)
     metrics["timings_s"] = timings
 
     verdict = metrics["verdict"]["verdict"]
@@ -731,7 +882,7 @@ def write_report(out: Path, *, suite: list[dict], manifest: dict, reference: Pat
     atomic_write_bytes(target, doc.encode("utf-8"))
     atomic_write_bytes(out / "report" / "metrics.json",
                        (json.dumps(metrics, indent=2, default=_json_default) + "\n").encode())
-    return target
+    return target, metrics["verdict"]
 
 
 def _json_default(v: Any) -> Any:
@@ -742,4 +893,4 @@ def _json_default(v: Any) -> Any:
     return str(v)
 
 
-__all__ = ["write_report", "FEATURE_EXTRACTOR"]
+__all__ = ["write_report", "build_report", "fitness_checks", "FEATURE_EXTRACTOR"]

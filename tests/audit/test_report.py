@@ -25,7 +25,8 @@ SUITE = [
     {"name": "prevalence_within_tolerance", "passed": False, "column": "requested_pneumothorax",
      "observed": 1, "expected": ">= 3", "details": "Pneumothorax short by 2"},
 ]
-SECTIONS = ("verdict", "counts", "acceptance", "scores", "montage", "images", "text", "memorization", "provenance")
+SECTIONS = ("verdict", "counts", "acceptance", "scores", "montage", "rejected", "images", "text", "memorization",
+            "expectations", "provenance")
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +68,15 @@ def test_report_is_self_contained_and_complete(report: Path) -> None:
         _section(doc, key)
     assert "data:image/png;base64," in _section(doc, "montage")
     assert "<svg" in _section(doc, "scores")
-    # the failing expectation first, and the verdict says FAIL
+    # the verdict says FAIL and names the failing expectation; the passing one is further down, after it
     verdict = _section(doc, "verdict")
-    assert ">FAIL<" in verdict
-    assert verdict.index("prevalence_within_tolerance") < verdict.index("unique_sop_instance_uid")
+    assert ">FAIL<" in verdict and "prevalence_within_tolerance" in verdict
+    assert "unique_sop_instance_uid" not in verdict
+    expectations = _section(doc, "expectations")
+    assert expectations.index("prevalence_within_tolerance") < expectations.index("unique_sop_instance_uid")
+    assert doc.index('id="verdict"') < doc.index('id="counts"') < doc.index('id="expectations"')
+    # fitness that a phantom run cannot measure is listed as such, not passed in silence
+    assert "Not measured" in verdict and "fidelity:frechet_ratio" in verdict
     # phantom run, no reference: said plainly, not faked
     assert "Not computed: the run has no checkpoint" in _section(doc, "images")
     assert "Not computed: run has no privacy index" in _section(doc, "memorization")
@@ -177,3 +183,44 @@ def _write_csv(table, path: Path) -> None:  # noqa: ANN001
         for r in rows:
             values = list(r.values())
             w.writerow([values[0], *("" if v is None else v for v in values[1:])])
+
+
+def _labels_row(cell: str, title: str) -> set[str]:
+    m = re.search(rf"<tr><th>{title}</th><td>(.*?)</td></tr>", cell, re.S)
+    assert m, f"no {title!r} row in a montage cell"
+    return {html.unescape(re.sub(r"<[^>]+>", "", x)).strip() for x in m.group(1).split(",")} - {"—"}
+
+
+def test_montage_shows_labels_and_rejected_examples_show_reasons(report: Path, corpus: Path) -> None:
+    import duckdb
+
+    from medmint.records import CHEXPERT_LABELS, label_slug
+
+    doc = report.read_text(encoding="utf-8")
+    con = duckdb.connect()
+    cells = re.findall(r'<div class="cell">(.*?)</pre></div></div>', _section(doc, "montage"), re.S)
+    assert cells
+    for cell in cells:
+        sid = html.unescape(re.search(r'<div class="sid">(.*?)</div>', cell).group(1))
+        row = con.execute(f"SELECT * FROM read_parquet('{corpus}/data/accepted-*.parquet') WHERE sample_id = ?",
+                          [sid]).fetchone()
+        cols = [d[0] for d in con.description]
+        rec = dict(zip(cols, row))
+        def shown(prefix: str) -> tuple[set[str], set[str]]:  # (positive, shown with "?" when uncertain)
+            value = {lab: rec[f"{prefix}_{label_slug(lab)}"] for lab in CHEXPERT_LABELS}
+            pos = {lab for lab, v in value.items() if v == 1}
+            return pos, pos | {f"{lab}?" for lab, v in value.items() if v == -1}
+
+        asked, asked_shown = shown("requested")
+        read, read_shown = shown("report")
+        assert _labels_row(cell, "requested") == asked_shown, sid
+        # what the report reads, plus (struck through) what was asked and not read back
+        assert _labels_row(cell, "report read") == read_shown | (asked - read), sid
+        assert "image read" in cell
+    rejected = _section(doc, "rejected")
+    shown = re.findall(r'<div class="sid">(.*?)</div>', rejected)
+    assert shown
+    for sid in map(html.unescape, shown):
+        reasons = con.execute(f"SELECT reject_reasons FROM read_parquet('{corpus}/data/rejected-*.parquet') "
+                              "WHERE sample_id = ?", [sid]).fetchone()[0]
+        assert reasons and all(html.escape(r) in rejected for r in reasons), sid
