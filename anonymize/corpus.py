@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterator
 import medmint
 from medmint.anonymize.cleaning import Cleaned, clean_text
 from medmint.anonymize.dicom_deid import DeidOptions, DeidResult, deidentify, profile_description
+from medmint.anonymize.inputs import iter_inputs, not_dicom_reason, sniff
 from medmint.anonymize.keys import DeidKey
 from medmint.anonymize.run_state import (
     Journal, append_originals, claim_out_dir, read_journal, write_audit,
@@ -89,9 +90,14 @@ def _read(path: Path):  # -> pydicom.Dataset
     import pydicom
     from medmint.generators.datasets.images import truncated_elements  # the loader's check, shared
 
+    why = not_dicom_reason(path)  # empty, text, anything that does not start like DICOM: no guessing
+    if why is not None:
+        raise BadFile(why)
     try:
         with open(path, "rb") as fh:  # read-only: IN is never modified
-            ds = pydicom.dcmread(fh)
+            # force: a data set without the preamble and file meta (legal in old files) is read too; the
+            # sniff above already checked that it starts with a group 0002 / 0008 element.
+            ds = pydicom.dcmread(fh, force=sniff(path) == "no-preamble")
         cut = truncated_elements(ds)
     except Exception as exc:  # noqa: BLE001  pydicom raises many types on bad bytes; all mean "unreadable"
         raise BadFile(f"unreadable DICOM ({type(exc).__name__}: {_one_line(exc)})") from None
@@ -246,8 +252,6 @@ def anonymize_folder(src: str | os.PathLike[str], out: str | os.PathLike[str], k
                      originals: str | os.PathLike[str] | None = None,
                      progress: Callable[[int, int], object] | None = None) -> dict[str, Any]:
     """De-identify every DICOM file under ``src`` into ``out``; returns a summary (the audit has details)."""
-    from medmint.generators.datasets.dicom_folder import iter_dicom_files
-
     src_path, out_path = Path(src), Path(out)
     originals_path = Path(originals) if originals is not None else None
     options = options or DeidOptions()
@@ -259,7 +263,7 @@ def anonymize_folder(src: str | os.PathLike[str], out: str | os.PathLike[str], k
     claim_out_dir(out_path, settings)
     remove_stale_temporaries(out_path)
 
-    files = [p.relative_to(src_path) for p in iter_dicom_files(src_path)]
+    files = [p.relative_to(src_path) for p in iter_inputs(src_path)]
     journaled = read_journal(out_path)
 
     def complete(rel: Path) -> bool:

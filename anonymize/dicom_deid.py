@@ -32,9 +32,10 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
 import medmint
-from medmint.anonymize.cleaning import clean_text, known_identifiers
+from medmint.anonymize.cleaning import blank_identifiers, clean_text, known_identifiers
 from medmint.anonymize.dates import shifted
-from medmint.anonymize.dummies import FREE_TEXT_VRS, clip, dummy_value, empty_value
+from medmint.anonymize.dummies import FREE_TEXT_VRS, KEPT_TEXT_VRS, clip, dummy_value, empty_value
+from medmint.anonymize.iod import NOT_IN_IOD, PRESENCE, REQUIRED, UNKNOWN, attribute_type
 from medmint.anonymize.keys import DeidKey
 from medmint.anonymize.profile import EDITION, ProfileTable, Rule, load_table
 
@@ -45,6 +46,8 @@ _OVERLAY_DATA, _CURVE_GROUPS, _OVERLAY_GROUPS = 0x3000, range(0x5000, 0x5100), r
 _META_REMOVED = (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102)
 _UNSPLIT_TEXT_VRS = ("LT", "ST", "UT")  # single-valued: a backslash is text there, a separator elsewhere
 _CODE_VALUE_KEYWORDS = ("CodeValue", "LongCodeValue", "URNCodeValue")
+_CODE_KEYWORDS = frozenset(_CODE_VALUE_KEYWORDS + ("CodingSchemeDesignator", "CodingSchemeVersion", "CodeMeaning",
+                                                   "ContextIdentifier", "MappingResource", "ContextGroupVersion"))
 _PROFILE_CODES = {  # DCM CID 7050 "De-identification Method"
     "basic": ("113100", "Basic Application Confidentiality Profile"),
     "modified_dates": ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
@@ -130,6 +133,7 @@ class _Deidentifier:
         self.patient = ""
         self.shift_days = 0
         self.identifiers: tuple[str, ...] = ()
+        self.sop_class = ""
 
     # -- bookkeeping --------------------------------------------------------------------------------
     def _record(self, path: str, elem: DataElement, action: str, rule: str, before: Any = _UNSET) -> None:
@@ -162,8 +166,20 @@ class _Deidentifier:
     def _dummy(self, elem: DataElement) -> None:
         if elem.VR == "UI":  # a dummy UID must still be consistent across files: the keyed one
             self._each(elem, self._map_uid)
+        elif _multi(elem.value) and len(elem.value) > 1:  # as many values as before: the VM may be fixed
+            elem.value = [dummy_value(elem.VR)] * len(elem.value)
         else:
             elem.value = dummy_value(elem.VR)
+
+    def _scrub_kept(self, ds: Dataset, elem: DataElement, path: str) -> None:
+        """A kept free-text value loses the header's own identifiers (a name typed into a description)."""
+        if elem.VR not in KEPT_TEXT_VRS or elem.keyword in _CODE_KEYWORDS or not self.identifiers \
+                or not (isinstance(elem.value, str) or _multi(elem.value)):
+            return  # codes (value, scheme, meaning) are terminology, not text someone typed
+        before = elem.value
+        self._each(elem, lambda v: clip(elem.VR, blank_identifiers(v, self.identifiers)[0]))
+        if elem.value != before:
+            self._record(path, elem, "C", "known identifier", before=before)
 
     # -- sequences ------------------------------------------------------------------------------------
     def _dummy_code(self, item: Dataset, path: str) -> None:
@@ -176,13 +192,14 @@ class _Deidentifier:
         item.CodingSchemeDesignator = "99MEDMINT"
         item.CodeMeaning = "anonymized"
 
-    def _items(self, elem: DataElement, path: str, dummy: bool, replaced: bool) -> None:
+    def _items(self, elem: DataElement, path: str, keys: tuple[str, ...] | None, dummy: bool,
+               replaced: bool) -> None:
         """Walk the items; ``replaced``: this sequence itself is being dummied, so its code items are too."""
         for i, item in enumerate(elem.value):
             item_path = f"{path}[{i}]"
             if replaced and any(k in item for k in _CODE_VALUE_KEYWORDS):
                 self._dummy_code(item, item_path)
-            self.walk(item, item_path, dummy)
+            self.walk(item, item_path, dummy, keys)
 
     # -- the walk -------------------------------------------------------------------------------------
     def _private_kept(self, ds: Dataset) -> set[int]:
@@ -211,13 +228,43 @@ class _Deidentifier:
 
     def _action(self, elem: DataElement, rule: Rule | None, dummy: bool) -> tuple[str, str]:
         if rule is None:
+            if elem.VR == "PN" and not _is_empty(elem):  # a person's name under any tag is a name
+                return "D", "person name"
             return ("C", "free text in dummy sequence") if dummy and elem.VR in FREE_TEXT_VRS else ("K", "")
         action = rule.action(modified_dates=self.options.retain_modified_dates,
                              clean_descriptors=self.options.clean_descriptors)
         return resolve_action(action, elem), action
 
-    def walk(self, ds: Dataset, prefix: str = "", dummy: bool = False) -> None:
-        """De-identify ``ds`` in place; ``dummy`` marks the inside of a sequence being replaced (D)."""
+    def _fit_iod(self, elem: DataElement, action: str, why: str, keys: tuple[str, ...] | None) -> tuple[str, str]:
+        """X and Z adjusted to what the file's IOD needs of this attribute, so no output is less valid.
+
+        Type 1/1C: a value is kept as a dummy (a sequence keeps one item, de-identified: "Z" allows a
+        dummy value). Type 2/2C: kept present, empty. A sequence the IOD lets be absent (Type 3, or not in
+        the IOD) is removed, not emptied: a present sequence needs an item. IOD unknown: an emptied
+        sequence keeps one de-identified item instead, which is valid whatever its Type.
+        """
+        if action not in ("X", "Z") or keys is None:
+            return action, why
+        kind = attribute_type(self.sop_class, keys)
+        empty = _is_empty(elem)
+        if kind in REQUIRED:
+            fitted = "Z" if empty else "D1" if elem.VR == "SQ" else "D"
+        elif kind in PRESENCE:
+            fitted = "Z"
+        elif elem.VR == "SQ" and kind in ("3", NOT_IN_IOD):
+            fitted = "X"
+        elif elem.VR == "SQ" and kind == UNKNOWN and action == "Z" and not empty:
+            fitted = "D1"
+        else:
+            fitted = action
+        if fitted == action:
+            return action, why
+        return fitted, f"{why}; Type {kind} in the IOD" if kind not in (NOT_IN_IOD, UNKNOWN) else \
+            f"{why}; {'not in the IOD' if kind == NOT_IN_IOD else 'IOD unknown'}"
+
+    def walk(self, ds: Dataset, prefix: str = "", dummy: bool = False, keys: tuple[str, ...] | None = ()) -> None:
+        """De-identify ``ds`` in place; ``dummy`` marks the inside of a sequence being replaced (D);
+        ``keys`` are the keywords of the enclosing sequences (None: the file meta, outside any IOD)."""
         kept_private = self._private_kept(ds)
         dropped_overlays = {t.group for t in ds.keys() if t.group in _OVERLAY_GROUPS and t.element == _OVERLAY_DATA}
         for tag in list(ds.keys()):
@@ -240,25 +287,34 @@ class _Deidentifier:
             if elem.VR == "UN" and self.table.lookup(int(tag)) is not None:
                 self._remove(ds, elem, path, "unknown VR")  # no valid dummy can be made for raw bytes
                 continue
+            elem_keys = None if keys is None else (*keys, elem.keyword)
             action, why = self._action(elem, self.table.lookup(int(tag)), dummy)
-            self._apply(ds, elem, path, action, why, dummy)
+            action, why = self._fit_iod(elem, action, why, elem_keys)
+            self._apply(ds, elem, path, action, why, dummy, elem_keys)
 
     def _remove(self, ds: Dataset, elem: DataElement, path: str, why: str) -> None:
         self._record(path, elem, "X", why)
         del ds[elem.tag]
 
-    def _apply(self, ds: Dataset, elem: DataElement, path: str, action: str, why: str, dummy: bool) -> None:
+    def _apply(self, ds: Dataset, elem: DataElement, path: str, action: str, why: str, dummy: bool,
+               keys: tuple[str, ...] | None) -> None:
         if elem.VR == "SQ":
             if action == "X":
                 self._remove(ds, elem, path, why)
             elif action == "Z":
-                self._record(path, elem, action, why)
+                if len(elem.value):
+                    self._record(path, elem, action, why)
                 elem.value = Sequence()
+            elif action == "D1":  # one item, its attributes de-identified as in a dummy sequence
+                self._record(path, elem, "D", f"{why}: one item kept, de-identified")
+                elem.value = Sequence([elem.value[0]])
+                self._items(elem, path, keys, dummy=True, replaced=True)
             else:  # K, U*: keep the items and de-identify them; D, C: the same, as a dummy sequence
                 replaced = action in ("D", "C")
-                self._items(elem, path, dummy=dummy or replaced, replaced=replaced)
+                self._items(elem, path, keys, dummy=dummy or replaced, replaced=replaced)
             return
         if action == "K":
+            self._scrub_kept(ds, elem, path)
             return
         if action == "X":
             self._remove(ds, elem, path, why)
@@ -281,8 +337,9 @@ class _Deidentifier:
         self.shift_days = self.key.date_shift_days(self.patient)
         self.identifiers = known_identifiers(ds)
         meta = getattr(ds, "file_meta", None)
+        self.sop_class = str(ds.get("SOPClassUID", "") or (meta.get("MediaStorageSOPClassUID", "") if meta else ""))
         if meta is not None:
-            self.walk(meta, "file_meta")
+            self.walk(meta, "file_meta", keys=None)
         self.walk(ds)
         for keyword in ("PatientID", "PatientName"):  # Type 2 in the Patient module: always present
             if keyword not in ds:

@@ -11,9 +11,10 @@ from typing import Any
 from medmint.anonymize.dates import DUMMY as DATE_DUMMY
 
 DUMMY_TEXT = "ANONYMIZED"
-DUMMY_NAME = "Anonymized"
+DUMMY_NAME = "ANONYMIZED^"  # family name, then "^": "Anonymized" alone is the retired one-component PN form
 TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "SH", "ST", "UC", "UR", "UT"})
 FREE_TEXT_VRS = frozenset({"LT", "ST", "UT", "UC"})  # prose that may name people: cleaned inside dummy sequences
+KEPT_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC"})  # kept text loses the header's own identifiers
 NUMBER_STRING_VRS = frozenset({"IS", "DS"})
 BINARY_NUMBER_VRS = frozenset({"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"})
 BYTES_VRS = frozenset({"OB", "OW", "OD", "OF", "OL", "OV", "UN"})

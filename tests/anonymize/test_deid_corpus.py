@@ -1,4 +1,5 @@
-"""De-identification of whole corpora: the phantom's PHI-laden DX files and every file pydicom ships.
+"""De-identification of whole corpora: the phantom's PHI-laden DX files and every DICOM file pydicom ships
+(its test_files, charset_files and palettes: ``PYDICOM_DATA``).
 
 Checked against the profile table itself (no attribute the table says to replace keeps its value,
 inside sequences too), plus private tags, UID consistency, pixel bytes and dciodvfy.
@@ -20,7 +21,7 @@ from medmint.anonymize.keys import SHIFT_DAYS
 from medmint.anonymize.profile import load_table
 from medmint.generators.datasets import write_phantom_dicom
 from tests.anonymize.deid_helpers import (
-    KEY, PYDICOM_FILES, by_path, elements, has_preamble, new_dciodvfy_errors, read,
+    KEY, PYDICOM_DATA, by_path, elements, has_preamble, new_dciodvfy_errors, read,
 )
 from tests.conftest import require_tool
 
@@ -29,6 +30,7 @@ REPLACED = {"D", "Z", "X", "U", "Z/D", "X/Z", "X/D", "X/Z/D", "X/Z/U*"}
 # Files pydicom ships that cannot become a valid de-identified instance, and why (asserted exactly).
 DICOMDIR_COUNT = 8  # media directories: excluded, not instances (their offsets would break)
 BAD = {
+    "no_meta.dcm": "not DICOM",  # a stray byte before the first element: pydicom cannot read it either
     "MR_truncated.dcm": "truncated DICOM",  # Pixel Data shorter than its declared length
     "rtplan_truncated.dcm": "truncated DICOM",  # a sequence cut short
     "empty_charset_LEI.dcm": "no SOPClassUID",  # test fragments without SOP Common: not storage instances
@@ -37,7 +39,13 @@ BAD = {
     "UN_sequence.dcm": "image object without Pixel Data",  # CT / RT Image / MR headers, pixels left out
     "no_meta_group_length.dcm": "image object without Pixel Data",
     "priv_SQ.dcm": "image object without Pixel Data",
+    "chrJapMulti.dcm": "image object without Pixel Data",  # character set tests: CR / MR headers only
+    "chrJapMultiExplicitIR6.dcm": "image object without Pixel Data",
+    "chrKoreanMulti.dcm": "image object without Pixel Data",
+    "chrSQEncoding.dcm": "image object without Pixel Data",
+    "chrSQEncoding1.dcm": "image object without Pixel Data",
 }
+PYDICOM_INPUTS = 192  # pydicom 3.0.2: 163 files with the preamble, 10 .dcm without (4 read), 19 charsets/palettes
 # dicomdirtests/**/IM0000xx: 50 CT headers whose pixels pydicom strips to keep its test data small.
 STRIPPED_CT_COUNT = 50
 
@@ -70,8 +78,8 @@ def phantom_options(phantom_in, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def pydicom_basic(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("pydicom-basic") / "out"
-    summary = anonymize_folder(PYDICOM_FILES, out, KEY, DeidOptions(), skip_bad=True)
-    assert summary["files"] == sum(1 for p in PYDICOM_FILES.rglob("*") if p.is_file() and has_preamble(p))
+    summary = anonymize_folder(PYDICOM_DATA, out, KEY, DeidOptions(), skip_bad=True)
+    assert summary["files"] == PYDICOM_INPUTS
     return out
 
 
@@ -81,19 +89,38 @@ def _pairs(src: Path, out: Path) -> list[tuple[Path, Path]]:
 
 def test_every_pydicom_file_is_processed_or_listed_with_its_reason(pydicom_basic):
     records = _audit(pydicom_basic)
-    assert len(records) == 163  # pydicom 3.0.2's files with the DICM preamble
+    listed = {r["file"] for r in records}
+    # Accounted for, by tests independent of the anonymizer's own sniffing: every file named .dcm, every
+    # file with the preamble, every file pydicom itself reads as a data set without the preamble.
+    for path in sorted(p for p in PYDICOM_DATA.rglob("*") if p.is_file()):
+        name = path.relative_to(PYDICOM_DATA).as_posix()
+        if path.suffix.lower() == ".dcm" or has_preamble(path) or _pydicom_reads_bare(path):
+            assert name in listed, f"{name}: a DICOM file neither de-identified nor listed"
+    assert len(records) == PYDICOM_INPUTS
     excluded = [r for r in records if r["status"] == "excluded"]
     bad = {r["file"]: r["reason"] for r in records if r["status"] == "bad"}
     assert len(excluded) == DICOMDIR_COUNT and all(r["reason"] == "dicomdir" for r in excluded)
     assert all(Path(r["file"]).name.startswith("DICOMDIR") for r in excluded)
-    stripped = {f for f in bad if f.startswith("dicomdirtests/") and Path(f).name.startswith("IM")}
+    stripped = {f for f in bad if f.startswith("test_files/dicomdirtests/") and Path(f).name.startswith("IM")}
     assert len(stripped) == STRIPPED_CT_COUNT
     assert all(bad[f].startswith("image object without Pixel Data") and "CT Image" in bad[f] for f in stripped)
     others = {Path(f).name: bad[f] for f in set(bad) - stripped}
     assert set(others) == set(BAD) and all(others[name].startswith(BAD[name]) for name in BAD), others
     ok = [r for r in records if r["status"] == "ok"]
-    assert len(ok) == 163 - DICOMDIR_COUNT - len(BAD) - STRIPPED_CT_COUNT == 97
+    assert len(ok) == PYDICOM_INPUTS - DICOMDIR_COUNT - len(BAD) - STRIPPED_CT_COUNT == 120
+    no_preamble = {r["file"] for r in ok if not has_preamble(PYDICOM_DATA / r["file"])}
+    assert {Path(f).name for f in no_preamble} == {"ExplVR_BigEndNoMeta.dcm", "ExplVR_LitEndNoMeta.dcm", "rtstruct.dcm"}
     assert sum(not r["pixel_data"] for r in ok) > 0  # SR, RT plan, waveform: de-identified, not refused
+
+
+def _pydicom_reads_bare(path: Path) -> bool:
+    """pydicom reads ``path`` (forced) as a data set that has a SOP Class: DICOM without the preamble."""
+    import pydicom
+
+    try:
+        return "SOPClassUID" in pydicom.dcmread(path, force=True, stop_before_pixels=True)
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def _assert_profile_followed(src: Path, out: Path) -> int:
@@ -123,12 +150,12 @@ def test_no_replaced_attribute_keeps_its_value_phantom(phantom_in, phantom_basic
 
 
 def test_no_replaced_attribute_keeps_its_value_pydicom(pydicom_basic):
-    assert _assert_profile_followed(PYDICOM_FILES, pydicom_basic) > 1000
+    assert _assert_profile_followed(PYDICOM_DATA, pydicom_basic) > 1000
 
 
 @pytest.mark.parametrize("which", ["phantom", "pydicom"])
 def test_no_private_tags_and_pixels_byte_identical(which, phantom_in, phantom_basic, pydicom_basic):
-    src, out = (phantom_in, phantom_basic) if which == "phantom" else (PYDICOM_FILES, pydicom_basic)
+    src, out = (phantom_in, phantom_basic) if which == "phantom" else (PYDICOM_DATA, pydicom_basic)
     pairs = _pairs(src, out)
     had_private = 0
     for in_path, out_path in pairs:
@@ -139,7 +166,8 @@ def test_no_private_tags_and_pixels_byte_identical(which, phantom_in, phantom_ba
             assert before.get(keyword) == after.get(keyword), f"{out_path}: {keyword} changed"
         assert after.PatientIdentityRemoved == "YES"
         meta_uid = after.file_meta.MediaStorageSOPInstanceUID
-        assert meta_uid == after.get("SOPInstanceUID", meta_uid) and meta_uid.startswith("2.25.")
+        assert meta_uid == after.get("SOPInstanceUID", meta_uid)
+        assert meta_uid.startswith(("2.25.", STANDARD_UID_ROOT))  # the standard's own palettes keep theirs
         assert "113100" in {i.CodeValue for i in after.DeidentificationMethodCodeSequence}
     assert had_private > 0
 
@@ -148,7 +176,7 @@ def test_uids_consistent_within_studies_and_one_to_one(phantom_in, phantom_basic
     forward: dict[str, set[str]] = defaultdict(set)
     backward: dict[str, set[str]] = defaultdict(set)
     table = load_table()
-    for src, out in ((phantom_in, phantom_basic), (PYDICOM_FILES, pydicom_basic)):
+    for src, out in ((phantom_in, phantom_basic), (PYDICOM_DATA, pydicom_basic)):
         for in_path, out_path in _pairs(src, out):
             before, after = by_path(read(in_path)), by_path(read(out_path))
             for path, elem in before.items():
@@ -176,7 +204,7 @@ def test_uids_consistent_within_studies_and_one_to_one(phantom_in, phantom_basic
 @pytest.mark.parametrize("which", ["phantom-options", "pydicom"])
 def test_dciodvfy_reports_no_new_errors(which, phantom_in, phantom_options, pydicom_basic):
     require_tool("dciodvfy")
-    src, out = (phantom_in, phantom_options) if which != "pydicom" else (PYDICOM_FILES, pydicom_basic)
+    src, out = (phantom_in, phantom_options) if which != "pydicom" else (PYDICOM_DATA, pydicom_basic)
     assert new_dciodvfy_errors(_pairs(src, out)) == {}
 
 
