@@ -144,6 +144,97 @@ EPONYM_NOUNS = _words("""
     loop reflex stage staging type patch traction clamp graft
 """)
 
+# Role words after which a name follows without a title ("nurse practitioner Tamsin Achterberg",
+# "daughter, Mireille Fontaine", "The patient, Esperanza Villanueva,"). Multi-word roles are written
+# with spaces; matching is case-insensitive. Edit freely: every entry is a cue for the next words.
+NAME_ROLES = tuple(sorted({r.strip() for r in """
+    nurse|nurse practitioner|np|pa|pa-c|physician assistant|rn|lpn|cna|resident|fellow|intern|attending|
+    attending physician|attending radiologist|hospitalist|intensivist|surgeon|physician|radiologist|
+    technologist|tech|radiographer|sonographer|therapist|respiratory therapist|rt|pharmacist|midwife|
+    case manager|social worker|chaplain|interpreter|transporter|provider|ordering provider|referring provider|
+    covering provider|clinician|pcp|oncologist|cardiologist|pulmonologist|intensivist|anesthesiologist|
+    colleague|moonlighter|night float|charge nurse|dr|doctor|
+    patient|pt|daughter|son|wife|husband|spouse|partner|mother|father|mom|dad|sister|brother|niece|nephew|
+    granddaughter|grandson|grandmother|grandfather|aunt|uncle|cousin|friend|neighbor|neighbour|roommate|
+    caregiver|guardian|proxy|health care proxy|hcp|girlfriend|boyfriend|fiance|fiancee|stepson|stepdaughter|
+    son-in-law|daughter-in-law|landlord|employer|coworker
+""".split("|") if r.strip()}, key=lambda r: (-len(r), r)))
+
+# Verbs and phrases of communication after which a name follows ("relayed to Quintanilla", "paged
+# Abernathy", "acknowledged by Wojciechowski"); case-insensitive, regular-expression fragments.
+NAME_CUES = tuple(line.strip() for line in r"""
+    discussed(?:\s+(?:this|these\s+findings|the\s+findings|the\s+results|results|the\s+case))?\s+with|d/w|per
+    called(?:\s+to)?|notified|paged|informed|told|telephoned|phoned|texted|messaged|e-?mailed|alerted|contacted
+    (?:reviewed|confirmed|spoke|spoken|talked|met|consulted|conferred)\s+with
+    (?:communicated|conveyed|relayed|reported|given|provided|handed\s+off|signed\s+out|texted|sent|faxed|paged)\s+to
+    (?:left\s+(?:a\s+)?(?:message|voicemail|note)|message\s+left)\s+(?:for|with)
+    (?:read|seen|reviewed|interpreted|performed|dictated|signed|approved|verified|transcribed|examined|evaluated|obtained|acquired|requested|ordered|finalized|acknowledged|accompanied|brought(?:\s+in)?|referred|received|read\s+back|confirmed|witnessed)\s+by
+    cc
+""".strip().splitlines())
+
+# Lower-case words that never start a name after a lower-case title ("dr notified", "doctor was")
+# or a cue ("discussed with radiology").
+COMMON_WORDS = frozenset("""
+    notified aware informed called paged agreed agrees agree said says stated states reports reported
+    will would was were is are has had have who which that at on in by of to for via regarding about
+    re this these the findings results case team service aware office via phone telephone person bedside
+    secure chat page email text message voicemail read wet prelim preliminary final and or but from with
+    radiology team covering ordering referring primary on-call oncall night day overnight evening morning
+    group staff nurse nursing family patient pt prior outside regarding concerning
+""".split())
+
+# Capitalised words that start no name in reports (brands, services, drugs, document words): the
+# capitalised-pair rule and the cue rules skip them, as they skip ``CLINICAL`` and ``EPONYMS``.
+NOT_NAMES = _words("""
+    structures structure identification position portable rotated comment comments note notes history
+    report reports result results view results series image images scan scans protocol guidelines
+    guideline criteria society radiology imaging services service team unit department division clinic
+    medical surgical intensive care emergency cardiac thoracic surgery surgical oncology pulmonary
+    micra heartmate heartware sapien corevalve mitraclip amplatzer watchman impella pleurx aspira corpak
+    cortrak shiley bivona portex passy muir passy-muir ommaya denver codman medtronic boston scientific
+    abbott biotronik jude cook bard arrow covidien kendall cordis angio-seal angioseal quinton
+    permcath trialysis mahurkar vascath groshong powerport port-a-cath bair hugger omnipaque isovue
+    visipaque eliquis coumadin xarelto zosyn keppra bactrim lovenox humira keytruda lasix vanc vancomycin
+    cefepime heparin insulin lung-rads bi-rads li-rads ti-rads pi-rads acr aapm lung rads covid covid-19
+    sars influenza legionella klebsiella nocardia candida pneumocystis aspergillus staphylococcus
+    streptococcus pseudomonas mycobacterium haemophilus moraxella escherichia listeria
+    hodgkin non-hodgkin ivor blalock taussig bentall fontan ross whipple nissen glenn norwood
+    rastelli mustard senning jatene konno ravitch nuss clagett eloesser
+    birt hogg dube erdheim churg strauss sjogren lofgren lemierre dressler caplan swyer
+    scimitar fallot ebstein ghon naclerio segond chance hangman jefferson monteggia galeazzi maisonneuve
+    bankart aschoff reid felson luftsichel golden westermark chilaiditi kartagener marfan poland
+    takotsubo goodpasture ehlers danlos klinefelter noonan digeorge
+    addendum impression findings technique indication comparison examination exam
+    american british european national international university state federal county city
+    english spanish portuguese french german italian chinese mandarin cantonese russian arabic haitian
+    creole vietnamese korean japanese hindi polish greek somali amharic
+    monday tuesday wednesday thursday friday saturday sunday christmas thanksgiving easter
+    north south east west northern southern eastern western new old
+    oxygen ventilator bipap cpap nasal cannula mask face high-flow non-rebreather
+    ct mri pet spect echo ekg ecg eeg
+""")
+
+# Countries, continents and US states: larger than a state, so no PHI (and common in travel and
+# exposure history: "recent travel to Guatemala").
+REGIONS = _words("""
+    africa asia europe america americas australia oceania antarctica caribbean
+    afghanistan albania algeria angola argentina armenia austria bangladesh belarus belgium bolivia bosnia
+    brazil bulgaria cambodia cameroon canada chile china colombia congo croatia cuba cyprus czechia
+    denmark dominican ecuador egypt eritrea ethiopia finland france georgia germany ghana greece
+    guatemala guinea haiti honduras hungary iceland india indonesia iran iraq ireland israel italy jamaica
+    japan jordan kazakhstan kenya korea kosovo laos lebanon liberia libya lithuania malaysia mali mexico
+    moldova mongolia morocco mozambique myanmar nepal netherlands nicaragua niger nigeria norway pakistan
+    panama paraguay peru philippines poland portugal romania russia rwanda salvador senegal serbia
+    sierra leone singapore slovakia somalia spain sudan sweden switzerland syria taiwan tanzania thailand
+    tunisia turkey uganda ukraine uruguay uzbekistan venezuela vietnam yemen zambia zimbabwe
+    england scotland wales britain uk usa
+    alabama alaska arizona arkansas california colorado connecticut delaware florida hawaii idaho illinois
+    indiana iowa kansas kentucky louisiana maine maryland massachusetts michigan minnesota mississippi
+    missouri montana nebraska nevada hampshire jersey mexico york carolina dakota ohio oklahoma oregon
+    pennsylvania rhode island tennessee texas utah vermont virginia washington wisconsin wyoming
+    puerto rico
+""")
+
 # Words of institution and street names: never a person's name on their own ("Jackson Memorial",
 # "Wilson Street").
 PLACE_WORDS = _words("""
@@ -161,8 +252,10 @@ HOSPITAL_STOP = _words("outside the a an this our same another other local refer
 
 NEVER_NAMES = (FUNCTION_WORDS | CREDENTIALS | ROLE_WORDS | MONTH_WORDS | DAY_WORDS | SECTION_WORDS | CLINICAL
                | EPONYMS | PLACE_WORDS)
+# What the cue and capitalised-pair rules never take for a name word.
+NOT_A_NAME_WORD = NEVER_NAMES | NOT_NAMES | REGIONS | COMMON_WORDS
 
 
-__all__ = ["CLINICAL", "CREDENTIALS", "DAY_WORDS", "EPONYMS", "EPONYM_NOUNS", "FUNCTION_WORDS",
-           "HOSPITAL_STOP", "MONTH_WORDS", "NEVER_NAMES", "PLACE_WORDS", "ROLE_WORDS", "SECTION_WORDS",
-           "US_STATES", "listed_names", "name_list"]
+__all__ = ["CLINICAL", "COMMON_WORDS", "CREDENTIALS", "DAY_WORDS", "EPONYMS", "EPONYM_NOUNS", "FUNCTION_WORDS",
+           "HOSPITAL_STOP", "MONTH_WORDS", "NAME_CUES", "NAME_ROLES", "NEVER_NAMES", "NOT_A_NAME_WORD", "NOT_NAMES",
+           "PLACE_WORDS", "REGIONS", "ROLE_WORDS", "SECTION_WORDS", "US_STATES", "listed_names", "name_list"]
