@@ -49,7 +49,8 @@ def score(gold: list[dict], pred: list[dict], labels: list[str]) -> dict:
         prec = right / n_pred if n_pred else 0.0
         rec = right / n_true if n_true else 0.0
         f1 = 2 * right / (n_pred + n_true) if n_pred + n_true else 0.0
-        per[label] = {"precision": round(prec, 3), "recall": round(rec, 3), "f1": round(f1, 3), "support": n_true}
+        per[label] = {"precision": round(prec, 3), "recall": round(rec, 3), "f1": round(f1, 3),
+                      "support": n_true}
     supported = [v["f1"] for v in per.values() if v["support"]]
     return {"labels": per, "macro_f1": round(sum(supported) / len(supported), 4)}
 
@@ -97,8 +98,8 @@ def main() -> None:
         both = load_sentences(SETS["dev"]) + load_sentences(SETS["heldout"])
         from medmint.records import CHEXPERT_LABELS
         from medmint.validators.report_labeler import label_report
-        out["all"] = {"sentences": len(both), **score([g for _, g in both], [label_report(t) for t, _ in both],
-                                                      list(CHEXPERT_LABELS))}
+        pred = [label_report(t) for t, _ in both]
+        out["all"] = {"sentences": len(both), **score([g for _, g in both], pred, list(CHEXPERT_LABELS))}
     if args.speed:
         out["speed"] = speed(args.n)
     print(json.dumps(out, indent=1))

@@ -28,10 +28,13 @@ Deliberate choices (documented in ``report_labeler``):
   nipple shadows and atelectasis: "streaky densities may represent atelectasis"); "increased
   density", "airspace density" are. "haziness" is Lung Opacity except "perihilar/hilar haziness",
   which is read as Edema.
-* "granuloma" is not a Lung Lesion (CheXpert's lesion list has no granuloma: calcified granulomas are
-  benign and incidental); "pericardial effusion" is not a Pleural Effusion; "mass effect",
+* "granuloma" and "calcified nodule" are not Lung Lesions (CheXpert's lesion list has no granuloma and
+  unmentions "calcified nodul": calcified granulomas are benign and incidental); "granulomatous
+  infection" is not a Pneumonia; "pericardial effusion" is not a Pleural Effusion; "mass effect",
   "bone/lytic/skin lesion" are not Lung Lesions; "pleural line", "Kerley B lines", "midline" are not
-  support lines (a line is a device only with a qualifier: central, PICC, arterial, "lines and tubes").
+  support lines (a line is a device only with a qualifier: central, PICC, arterial, "lines and tubes");
+  surgical clips and sternotomy wires are not devices (CheXpert's device list has neither).
+* ``HEDGED_MENTIONS`` are uncertain by themselves unless negated (CheXpert's congestion rules).
 """
 
 from __future__ import annotations
@@ -60,11 +63,13 @@ MENTIONS: dict[str, list[str]] = {
         r"\breticulonodular\b",
         r"(?<!pleuro-)\bparenchymal\s+(?:scarring|abnormalit(?:y|ies))\b",
         # CheXpert's "scar": parenchymal scars (pleural and pleuroparenchymal ones are Pleural Other)
-        r"(?<!pleural )(?<!pleuroparenchymal )(?<!pleuro-parenchymal )(?<!parenchymal )\bscar(?:s|ring|red)?\b",
+        r"(?<!pleural )(?<!pleuroparenchymal )(?<!pleuro-parenchymal )(?<!parenchymal )"
+        r"\bscar(?:s|ring|red)?\b",
         r"\b(?:peribronchial|bronchial\s+wall)\s+(?:thickening|cuffing)\b",
     ],
     "Lung Lesion": [
-        r"(?<!calcified )(?<!calcified pulmonary )(?<!calcified lung )(?<!calcified granulomatous )\bnodules?\b",
+        r"(?<!calcified )(?<!calcified pulmonary )(?<!calcified lung )(?<!calcified granulomatous )"
+        r"\bnodules?\b",
         r"\bnodular\s+(?:densit(?:y|ies)|opacit(?:y|ies)|lesions?|foc(?:us|i))\b",
         r"\bmass(?:es)?\b(?!\s+effect)",
         r"(?<!lytic )(?<!sclerotic )(?<!blastic )(?<!osseous )(?<!bone )(?<!bony )(?<!skin )(?<!cutaneous )"
@@ -144,8 +149,9 @@ MENTIONS: dict[str, list[str]] = {
         r"\bdevices?\b",
         r"\bleads?\b(?!\s+to\b)",
         r"\bdrains?\b",
-        r"\b(?:valve\s+(?:replacements?|prosthes[ie]s|repair)|(?:prosthetic|mechanical|bioprosthetic|artificial)"
-        r"\s+(?:(?:mitral|aortic|tricuspid|pulmonic)\s+)?valves?|avr|mvr|tavr|tavi)\b",
+        r"\b(?:valve\s+(?:replacements?|prosthes[ie]s|repair)|"
+        r"(?:prosthetic|mechanical|bioprosthetic|artificial)\s+(?:(?:mitral|aortic|tricuspid|pulmonic)\s+)?"
+        r"valves?|avr|mvr|tavr|tavi)\b",
         r"\b(?:annuloplasty\s+ring|watchman|loop\s+recorder|vp\s+shunt|ventriculoperitoneal\s+shunt)\b",
         r"\bhardware\b",
         r"\b(?:intra-?aortic\s+)?balloon\s+pump\b",
@@ -216,7 +222,8 @@ ATTRIBUTES: list[tuple[tuple[str, ...], str, dict[str, str]]] = [
 ATTRIBUTE_WINDOW = 90  # characters between subject and predicate, at most
 ATTRIBUTE_GLUE = frozenset("""
     is are was were appears appear remains remain seems seem looks look be been has have had become becomes
-    again now still stably not no longer in appearance may might could likely probably possibly perhaps slightly mildly
+    again now still stably not no longer in appearance
+    may might could likely probably possibly perhaps slightly mildly
     moderately markedly severely minimally mild moderate marked severe minimal somewhat at least in size
     grossly overall of the and also both silhouette silhouettes contour contours mediastinal cardiomediastinal
     cardiac heart hilar hila hilum mediastinum superior upper top limits limit within stable unchanged
@@ -238,15 +245,17 @@ _ADV = r"(?:(?:entirely|completely|totally|definitely|fully|confidently|reliably
 _HIST_LABELS = ("Pneumonia",)
 CUES: list[tuple] = [
     # -- phrases that look negative or hedged but negate nothing (mask shorter cues they overlap)
-    ("pseudo", "bi", r"\b(?:no|without)\s+(?:other\s+)?(?:(?:significant|appreciable|substantial|definite|marked|"
-                     r"major|apparent|real|relevant|significant\s+interval|appreciable\s+interval|interval)\s+)?"
+    ("pseudo", "bi", r"\b(?:no|without)\s+(?:other\s+)?(?:(?:significant|appreciable|substantial|definite|"
+                     r"marked|major|apparent|real|relevant|significant\s+interval|appreciable\s+interval|"
+                     r"interval)\s+)?"
                      r"(?:change|changes|increase|decrease|progression|worsening|improvement|difference)\b"),
     ("pseudo", "bi", r"\bnot\s+(?:\w+ly\s+)?(?:changed|increased|decreased|improved|worsened|only)\b"),
     ("pseudo", "bi", r"\bnot\s+(?:been\s+)?(?:well\s+)?(?:imaged|included)\b"),
     ("pseudo", "bi", r"\b(?:tip|end)\s+of\s+the\s+[^.;]{0,40}?\s+(?:is|are)\s+not\s+(?:well\s+|clearly\s+)?"
                      r"(?:seen|visualized|identified|imaged|included)\b"),
     # "could be advanced 2 cm", "age indeterminate": no hedge on the tube or the fracture
-    ("pseudo", "bi", r"\b(?:may|might|could|can|should)\s+(?:be\s+)?(?:advanced|withdrawn|retracted|pulled\s+back|"
+    ("pseudo", "bi", r"\b(?:may|might|could|can|should)\s+(?:be\s+)?(?:advanced|withdrawn|retracted|"
+                     r"pulled\s+back|"
                      r"repositioned|confirmed|further\s+evaluated|assessed|evaluated)\b"),
     ("pseudo", "bi", r"\b(?:(?:of\s+)?(?:indeterminate|uncertain|unknown|undetermined)\s+(?:age|chronicity)|"
                      r"age\s+(?:indeterminate|undetermined|unknown|uncertain))\b"),
@@ -254,14 +263,17 @@ CUES: list[tuple] = [
     ("unc", "post", r"\b(?:can\s*not|can't|could\s*not|couldn't)\s+be\s+" + _ADV +
                     r"(?:excluded|ruled\s+out|assessed|evaluated)\b"),
     ("unc", "post", r"\b(?:(?:is|are|was|were|has|have)\s+)?not\s+(?:been\s+|be\s+)?" + _EXCLUDED + r"\b"),
-    ("unc", "pre", r"\b(?:can\s*not|can't|could\s*not|couldn't|unable\s+to)\s+" + _ADV + r"(?:exclude|rule\s+out)\b"),
-    ("unc", "bi", r"\b(?:difficult|hard|not\s+possible|impossible)\s+to\s+" + _ADV + r"(?:exclude|rule\s+out)\b"),
+    ("unc", "pre", r"\b(?:can\s*not|can't|could\s*not|couldn't|unable\s+to)\s+" + _ADV
+     + r"(?:exclude|rule\s+out)\b"),
+    ("unc", "bi", r"\b(?:difficult|hard|not\s+possible|impossible)\s+to\s+" + _ADV
+     + r"(?:exclude|rule\s+out)\b"),
     # "no new X" is uncertain in CheXpert (pre-negation uncertainty): an old X may remain
     ("unc", "pre", r"\b(?:no|without)\s+(?:definite\s+|other\s+|significant\s+)?new\b"),
     ("unc", "pred", r"\b(?:is|are|was|were)\s+(?:also\s+|still\s+)?(?:possible|possibly|probably|suspected|"
                     r"questioned|considered|(?:most\s+|more\s+)?likely|a\s+possibility|probable)\b"),
     ("unc", "pre", r"\b(?:possible|possibly|probable|probably|likely|presumed|presumably|presumptive|"
-                   r"suspected|questionable|query|perhaps|potential|potentially|favou?red|favou?rs?|question)\b"),
+                   r"suspected|questionable|query|perhaps|potential|potentially|favou?red|favou?rs?|"
+                   r"question)\b"),
     # "to suggest" hedges, unless a negation governs it ("no opacity to suggest pneumonia")
     ("relay", "pre", r"\b(?:to|that\s+would|which\s+would)\s+(?:suggest|indicate)\b"),
     # a qualifier inside a negated list belongs to the negation ("no opacities or suspicious nodules",
@@ -286,7 +298,8 @@ CUES: list[tuple] = [
                    r"(?:for|with|to\s+(?:exclude|evaluate\s+for|assess\s+for))\b"),
     # "X may represent Y" hedges Y, and X too unless Y is another finding: "the opacity may represent
     # atelectasis" -> opacity 1, atelectasis -1; "a nodular density may represent a nipple shadow" -> -1
-    ("unc", "pred", r"\b(?:may|might|could|can|would|possibly|probably)\s+(?:also\s+|well\s+|partly\s+|in\s+part\s+)?"
+    ("unc", "pred", r"\b(?:may|might|could|can|would|possibly|probably)\s+"
+                    r"(?:also\s+|well\s+|partly\s+|in\s+part\s+)?"
                    r"(?:represent|reflect|indicate|relate|signify|correspond|include|be\s+(?:due|related|"
                    r"secondary|compatible|consistent|attributable|from|caused))\w*(?:\s+(?:to|with|by))?\b"),
     ("unc", "pred", r"\b(?:may|might|could)(?:\s+(?:be|also|well|have|appear))?\b"),
@@ -294,21 +307,27 @@ CUES: list[tuple] = [
                   r"less\s+likely)\b"),
     ("unc", "bi", r"\?"),
     # CheXpert: "XXX is not well visualized / not clearly seen / poorly evaluated" is uncertain
-    ("unc", "bi", r"\b(?:not\s+(?:well|clearly|definitely|confidently)|poorly|incompletely)\s+(?:seen|visualized|"
+    ("unc", "bi", r"\b(?:not\s+(?:well|clearly|definitely|confidently)|poorly|incompletely)\s+"
+                  r"(?:seen|visualized|"
                   r"visualised|evaluated|assessed|appreciated|demonstrated|identified)\b"),
     # an affirmative "X or Y" (CheXpert's conj:or rule) -- only when nothing else decides
     ("weak", "bi", r"\bor\b", {"scope": 30}),
     # -- negation ("no suspicious nodule": a hedge right after "no" is part of the negation)
-    ("neg", "pre", r"\b(?:no|without)\s+(?:(?!(?:or|and|nor)\b)[a-z-]+\s+){0,2}?(?:suspicious|suspected|possible|"
+    ("neg", "pre", r"\b(?:no|without)\s+(?:(?!(?:or|and|nor)\b)[a-z-]+\s+){0,2}?"
+                   r"(?:suspicious|suspected|possible|"
                    r"probable|likely|questionable|concerning|worrisome|potential|definite|convincing)"
                    r"(?:\s+(?:for|of))?\b"),
-    ("neg", "pre", r"\b(?:no|nothing|none|neither|without|nor|absence\s+of|negative\s+for|free\s+of|clear\s+of|"
+    ("neg", "pre", r"\b(?:no|nothing|none|neither|without|nor|absence\s+of|negative\s+for|free\s+of|"
+                   r"clear\s+of|"
                    r"rather\s+than|resolution\s+of|removal\s+of|clearing\s+of|disappearance\s+of)\b"),
-    ("neg", "bi", r"\b(?:not|no\s+longer|resolved|removed|has\s+been\s+removed|have\s+been\s+removed|cleared)\b"),
-    ("neg", "post", r"\b(?:absent|(?:has|have)\s+(?:since\s+)?(?:resolved|cleared)|(?:has|have)\s+been\s+ruled\s+out|"
+    ("neg", "bi", r"\b(?:not|no\s+longer|resolved|removed|has\s+been\s+removed|have\s+been\s+removed|"
+                  r"cleared)\b"),
+    ("neg", "post", r"\b(?:absent|(?:has|have)\s+(?:since\s+)?(?:resolved|cleared)|"
+                    r"(?:has|have)\s+been\s+ruled\s+out|"
                     r"(?:is|are)\s+ruled\s+out|(?:is|are)\s+negative)\b"),
     # "the vasculature is within limits of normal", "pulmonary vascular congestion: unremarkable"
-    ("neg", "post", r"\b(?:(?:is|are|appears?|remains?)\s+(?:otherwise\s+|now\s+|again\s+)?)?(?:within\s+(?:the\s+)?"
+    ("neg", "post", r"\b(?:(?:is|are|appears?|remains?)\s+(?:otherwise\s+|now\s+|again\s+)?)?"
+                    r"(?:within\s+(?:the\s+)?"
                     r"(?:normal\s+limits|limits\s+of\s+normal)|unremarkable)\b", {"scope": 60}),
     # "chest tube removal"
     ("neg", "post", r"\bremoval\b", {"scope": 12}),
@@ -316,7 +335,8 @@ CUES: list[tuple] = [
     # infection", "treated pneumonia" are past infections, not this film's
     ("neg", "pre", r"\b(?:(?:known\s+|remote\s+|prior\s+|past\s+)?(?:history|hx)\s+of|h/o|sequela[e]?\s+of|"
                    r"(?:status\s+post|s/p)\s+(?:treatment|therapy)\s+for|treated\s+for)\b", {"scope": 60}),
-    ("neg", "pre", r"\b(?:prior|previous|remote|old|past|healed|treated)\b", {"scope": 28, "labels": _HIST_LABELS}),
+    ("neg", "pre", r"\b(?:prior|previous|remote|old|past|healed|treated)\b",
+     {"scope": 28, "labels": _HIST_LABELS}),
 ]
 
 # Scope limits.  Hard boundaries stop every cue; restarts ("... and a small", ", there is") begin a new

@@ -19,36 +19,51 @@ NegBio but with regular expressions and clause scopes instead of a dependency pa
    ("1.2 cm"), never after titles and similar abbreviations ("Dr.", "vs.", "approx.", "e.g."), and
    after units ("cm.", "mm.") only when the next word is capitalised. Item numbers are stripped; line
    wraps inside a sentence are joined. Everything is then lower-cased.
-3. **Mentions** per label from the phrase table (synonyms), fixed statements ("the lungs are clear"
-   -> Lung Opacity 0 and Consolidation 0; "sharp costophrenic angles" -> Pleural Effusion 0) and
-   attribute readings ("heart size is normal" / "normal heart size" / "the cardiac silhouette is
-   normal" -> Cardiomegaly 0; "heart size is borderline" / "top-normal" -> -1; "the heart is mildly
-   enlarged", "enlargement of the cardiac silhouette" -> 1 unless a cue says otherwise).
+3. **Mentions** per label from the phrase table (synonyms), fixed statements ("the lungs are clear" ->
+   Lung Opacity 0 and Consolidation 0; "sharp costophrenic angles" -> Pleural Effusion 0) and attribute
+   readings ("heart size is normal" / "normal heart size" / "the cardiac silhouette is normal" ->
+   Cardiomegaly 0; "heart size is borderline" / "top-normal" -> -1; "heart size is stable", "unchanged
+   mediastinal contours" -> -1, CheXpert's stable-silhouette rule; "the heart is mildly enlarged",
+   "enlargement of the cardiac silhouette" -> 1 unless a cue says otherwise). Hedged mentions are -1 by
+   themselves unless negated: CheXpert's "vascular congestion", "pulmonary congestion", "vascular
+   prominence", "indistinctness" (and engorgement, cephalization, perihilar haziness) are uncertain Edema.
+   A positive or uncertain "CHF" / "heart failure" is Edema and also Cardiomegaly -1 (CheXpert's
+   exception). Unmentions: "calcified nodule" (a granuloma), "granulomatous infection".
 4. **Cues and scopes.** Negation cues ("no", "without", "no evidence of", "negative for", "free of",
-   "clear of", "absence of", "rather than", "resolution of", "resolved", "removed", "not", "no
-   longer", "absent") and uncertainty cues ("possible", "possibly", "probable", "likely", "suspected",
+   "clear of", "absence of", "rather than", "resolution of", "resolved", "removed", "not", "no longer",
+   "absent") and uncertainty cues ("possible", "possibly", "probable", "likely", "suspected",
    "questionable", "suspicious for", "concerning for", "suggestive of", "may"/"might"/"could" (+
-   be/represent/reflect), "versus"/"vs", "cannot be excluded", "cannot exclude", "not excluded",
-   "not ruled out", "difficult to exclude", "differential", "equivocal", "indeterminate",
-   "borderline", "unlikely", "?") have a direction: forward ("no effusion", "possible effusion"),
-   backward ("effusion is not seen", "effusion has resolved", "effusion cannot be excluded") or both
-   ("may represent", "versus"). Phrases that merely contain a negation word negate nothing ("no change
-   in the small left effusion" stays positive; "not significantly changed"); overlapping cue matches
-   resolve longest-first, so "cannot be ruled out" is uncertainty, never the negation "ruled out"
-   (no double negations); a hedge right after "no" belongs to the negation ("no suspicious nodule",
-   "no definite pneumothorax" -> 0); "to suggest" negates when governed by a negation ("no opacity to
-   suggest pneumonia", "nothing to suggest pneumonia" -> 0) and hedges otherwise. A scope ends at a
-   clause boundary (";", ":", "but", "however", "although", "which", "except", "other than",
-   "otherwise" ...), at a restart of a new statement ("... and there is", "..., the heart", "... and a
-   small effusion", "... with moderate ...", and ", small left effusion" unless a later "or"/"nor"
-   shows a negated list as in "no consolidation, large effusion, or pneumothorax"), after 110
-   characters forward / 80 backward, and a backward scope also at a comma. So "No pleural effusion or
-   pneumothorax" and "no effusion, pneumothorax, or consolidation" negate every item; "without
-   evidence of pneumothorax but small effusion" negates only the pneumothorax; "opacity in the
-   lingula, which may represent pneumonia" hedges only the pneumonia. A mention takes the **nearest**
-   applicable cue (negation on a tie): uncertain if it is an uncertainty cue, negative if a negation
-   cue, positive if none ("possible small effusion, no pneumothorax" -> -1 and 0). "No new
-   consolidation" is negative (as in CheXpert).
+   be/represent/reflect), "versus"/"vs", "cannot be excluded", "cannot exclude", "not excluded", "not
+   ruled out", "difficult to exclude", "differential", "equivocal", "indeterminate", "borderline",
+   "unlikely", "?", "in the differential", "correlate clinically for", "question", "not well seen", "no
+   new" -- CheXpert's pre-negation uncertainty) have a direction: forward ("no effusion", "possible
+   effusion"), backward ("effusion is not seen", "effusion has resolved", "effusion cannot be excluded")
+   or both ("versus"). Phrases that merely contain a negation word negate nothing ("no change in the small
+   left effusion" stays positive; "not significantly changed"); overlapping cue matches resolve
+   longest-first, so "cannot be ruled out" is uncertainty, never the negation "ruled out" (no double
+   negations); a hedge right after "no" belongs to the negation ("no suspicious nodule", "no definite
+   pneumothorax" -> 0), and so does a qualifier after "or"/"nor" in a negated list ("no pneumothorax or
+   definite pleural effusion", "no opacities or suspicious nodules" -> 0); "to suggest" negates when
+   governed by a negation ("no opacity to suggest pneumonia", "nothing to suggest pneumonia" -> 0) and
+   hedges otherwise. A scope ends at a clause boundary (";", ":", "but", "however", "although", "which",
+   "except", "other than", "otherwise" ...), at a restart of a new statement ("... and there is", "...,
+   the heart", "... and a small effusion", "... with moderate ...", and ", small left effusion" unless a
+   later "or"/"nor" shows a negated list as in "no consolidation, large effusion, or pneumothorax"), after
+   110 characters forward / 80 backward, and a backward scope also at a comma. So "No pleural effusion or
+   pneumothorax" and "no effusion, pneumothorax, or consolidation" negate every item; "without evidence of
+   pneumothorax but small effusion" negates only the pneumothorax; "opacity in the lingula, which may
+   represent pneumonia" hedges only the pneumonia. A mention takes the **nearest** applicable cue
+   (negation on a tie): uncertain if it is an uncertainty cue, negative if a negation cue, positive if
+   none ("possible small effusion, no pneumothorax" -> -1 and 0). "No new consolidation" is uncertain
+   (CheXpert's pre-negation uncertainty: an old one may remain). Some cues carry a shorter scope or apply
+   to some labels only: "history of" / "sequelae of" negate (CheXpert's "history of" rule),
+   "prior"/"previous"/"old" negate a pneumonia right after them ("scarring from prior pneumonia"); "within
+   limits of normal", "unremarkable" negate backward; "removal" right after a device negates it. A
+   ``pred`` hedge ("may represent", "could be", "is likely") hedges what follows it, and what precedes
+   only when no mention of another label follows ("the opacity may represent atelectasis" -> Lung Opacity
+   1, Atelectasis -1; "a nodular density may represent a nipple shadow" -> -1). An affirmative "or" hedges
+   the mentions right beside it when no other cue decides them (CheXpert's "X or Y": "atelectasis or
+   consolidation" -> -1 and -1).
 5. **Aggregation** over all mentions of a label, as CheXpert does: positive (1) beats uncertain (-1)
    beats negative (0); never mentioned -> None. No implications between labels (a consolidation or
    pneumonia does not make a Lung Opacity unless an opacity is written).
@@ -63,7 +78,9 @@ NegBio but with regular expressions and clause scopes instead of a dependency pa
 Vocabulary choices (see ``labeler_vocab``): "the lungs are clear" is read as Lung Opacity 0 and
 Consolidation 0 (a choice: it is what radiologists mean by it, and the phantom writes it so);
 "density" alone, "granuloma" and "pericardial effusion" are not mentions; "likely" is uncertainty,
-as in CheXpert; "X or Y" without a hedge is not uncertainty.
+as in CheXpert; surgical clips and sternotomy wires are not Support Devices (CheXpert's device list has
+neither). Checked on hand-written real-report sentences: ``tests/validators/data/labeler_sentences*.tsv``
+(``benchmarks/labeler.py`` prints per-label precision / recall / F1).
 """
 
 from __future__ import annotations
@@ -231,7 +248,8 @@ class ReportLabeler:
             for labels, subj, preds in vocab.ATTRIBUTES]
         self._hedged = {label: _compile(pats) for label, pats in vocab.HEDGED_MENTIONS.items()}
         self._chf = re.compile(vocab.CHF, re.I)
-        self._cues = [(c[0], c[1], re.compile(c[2], re.I), dict(c[3]) if len(c) > 3 else {}) for c in vocab.CUES]
+        self._cues = [(c[0], c[1], re.compile(c[2], re.I), dict(c[3]) if len(c) > 3 else {})
+                      for c in vocab.CUES]
         self._hard = _compile(vocab.HARD_BOUNDARIES)
         self._restart = _compile(vocab.RESTARTS)
         self._comma_restart = re.compile(vocab.COMMA_RESTART, re.I)
@@ -328,7 +346,8 @@ class ReportLabeler:
         """Whether a mention of another label follows a ``pred`` cue within its forward scope."""
         for other in spans:
             if other.start >= cue.end and other.label != sp.label:
-                return other.start - cue.end <= vocab.PRE_SCOPE_CHARS and not _any_in(stops, cue.end, other.start)
+                return (other.start - cue.end <= vocab.PRE_SCOPE_CHARS
+                        and not _any_in(stops, cue.end, other.start))
         return False
 
     def _spans(self, s: str) -> list[_Span]:
@@ -349,7 +368,8 @@ class ReportLabeler:
         return sorted(spans, key=lambda sp: (sp.start, sp.label))
 
     def _read_attribute(self, s: str, start: int, end: int,
-                        predicates: Mapping[str, re.Pattern[str]]) -> tuple[int, int, int | None, bool] | None:
+                        predicates: Mapping[str, re.Pattern[str]],
+                        ) -> tuple[int, int, int | None, bool] | None:
         """The nearest predicate glued to the subject at [start, end): (span start, span end, fixed value)."""
         found: list[tuple[int, int, str]] = []
         window = (max(0, start - vocab.ATTRIBUTE_WINDOW - 40), min(len(s), end + vocab.ATTRIBUTE_WINDOW + 40))
@@ -403,7 +423,8 @@ class ReportLabeler:
         for cue in cues:
             if cue.kind == "relay":
                 governed = any(
-                    (n.kind == "neg" or (n.kind == "unc" and s[n.start: n.end].startswith(("no ", "without "))))
+                    (n.kind == "neg"
+                     or (n.kind == "unc" and s[n.start: n.end].startswith(("no ", "without "))))
                     and n.labels is None and n.direction in ("pre", "bi") and n.end <= cue.start
                     and cue.start - n.end <= vocab.PRE_SCOPE_CHARS
                     and not _crosses(n.end, cue.start, hard, restarts)

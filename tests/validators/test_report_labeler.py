@@ -1,4 +1,6 @@
-"""The rule-based report labeler: a hand-written table it must get 100 % right, and the phantom's reports.
+"""The rule-based report labeler: a hand-written table it must get 100 % right, the issue's real-report
+examples, per-label P/R/F1 on the sentence sets in ``data/`` (real-report style, CheXpert gold), and the
+phantom's reports.
 
 Table rows give the expected value of every label the text mentions; every other finding must come
 out None (so a false mention fails the row too). 'No Finding' is checked only where a row gives it.
@@ -6,6 +8,7 @@ out None (so a false mention fails the row too). 'No Finding' is checked only wh
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import pytest
 
@@ -227,7 +230,8 @@ TABLE: list[tuple[str, dict[str, int | None]]] = [
     ("There is no evidence of pulmonary edema, pleural effusion, or pneumothorax.", {ED: 0, PE: 0, PTX: 0}),
     ("No new focal opacity to suggest pneumonia.", {LO: -1, PN: 0}),
     ("Nothing to suggest pneumonia.", {PN: 0}),
-    ("Patchy bibasilar opacities may be due to atelectasis, aspiration, or infection.", {LO: 1, AT: -1, PN: -1}),
+    ("Patchy bibasilar opacities may be due to atelectasis, aspiration, or infection.",
+     {LO: 1, AT: -1, PN: -1}),
     ("Patchy opacity at the left base, favored to represent atelectasis.", {LO: 1, AT: -1}),
     ("A rounded opacity in the right mid lung may represent a nodule; recommend CT.", {LO: 1, LL: -1}),
     ("Small pleural effusions are likely present bilaterally.", {PE: -1}),
@@ -326,6 +330,110 @@ def test_degenerate_text_is_read() -> None:
     """A generated report that repeats itself without full stops (its speed: benchmarks/labeler.py)."""
     out = label_report("FINDINGS: " + "no effusion, possible small pneumothorax and the heart is enlarged " * 800)
     assert out[PE] == 0 and out[PTX] == -1 and out[CM] == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# Real-report style (issue 15): the issue's examples, and the hand-written sentence sets
+# ----------------------------------------------------------------------------------------------
+
+DATA = Path(__file__).parent / "data"
+DEV_SET, HELDOUT_SET = DATA / "labeler_sentences.tsv", DATA / "labeler_sentences_heldout.tsv"
+
+# each example of the issue, with every label it must give (all others None)
+ISSUE_EXAMPLES: list[tuple[str, dict[str, int | None]]] = [
+    # negation scope across coordination
+    ("There is no pneumothorax or definite pleural effusion.", {PTX: 0, PE: 0, NF: 1}),
+    ("No other nodules or masses.", {LL: 0, NF: 1}),
+    # hedges are uncertain
+    ("Pneumonia is in the differential.", {PN: -1}),
+    ("Left lower lobe opacity; atelectasis and pneumonia are in the differential.", {LO: 1, AT: -1, PN: -1}),
+    ("Correlate clinically for pneumonia.", {PN: -1}),
+    ("Early pneumonia is difficult to completely exclude.", {PN: -1}),
+    ("Question mild pulmonary vascular congestion.", {ED: -1}),
+    # normal and historical statements are not positive
+    ("The pulmonary vascularity is within limits of normal.", {ED: 0, NF: 1}),
+    ("Cardiac and mediastinal contours and pulmonary vascularity are within limits of normal.",
+     {CM: 0, EC: 0, ED: 0, NF: 1}),
+    ("Pulmonary vascular congestion is not present; the vasculature is within limits of normal.",
+     {ED: 0, NF: 1}),
+    ("Calcified granulomas consistent with prior granulomatous infection.", {NF: 1}),
+    ("Prior granulomatous infection.", {NF: 1}),
+    ("History of pneumonia.", {PN: 0, NF: 1}),
+    # missing mentions
+    ("Aspiration pneumonitis in the right lower lobe.", {PN: 1}),
+    ("Mild pulmonary vascular prominence.", {ED: -1}),
+]
+
+
+@pytest.mark.parametrize("text,expected", ISSUE_EXAMPLES, ids=[t[:40] for t, _ in ISSUE_EXAMPLES])
+def test_issue_examples_are_read_exactly(text: str, expected: dict) -> None:
+    got = label_report(text)
+    want = {k: expected.get(k) for k in FINDINGS}
+    if NF in expected:
+        want[NF] = expected[NF]
+    assert {k: got[k] for k in want} == want, ReportLabeler().explain(text)
+
+
+def _load_set(path: Path) -> list[tuple[str, dict[str, int | None]]]:
+    rows = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+    header = rows[0].split("\t")
+    assert header == ["text", *CHEXPERT_LABELS], header
+    out = []
+    for line in rows[1:]:
+        cells = line.split("\t")
+        assert len(cells) == len(header), line
+        out.append((cells[0], {k: int(v) if v else None for k, v in zip(header[1:], cells[1:])}))
+    return out
+
+
+def test_sentence_sets_are_well_formed() -> None:
+    dev, held = _load_set(DEV_SET), _load_set(HELDOUT_SET)
+    assert len(dev) + len(held) >= 300 and len(held) >= 80
+    texts = [t for t, _ in dev + held]
+    assert len(set(texts)) == len(texts), "a sentence is repeated (within or across the splits)"
+    for text, gold in dev + held:
+        assert all(v in (None, 1, 0, -1) for v in gold.values()), text
+        # No Finding is CheXpert's rule over the other labels, never written by hand
+        assert gold[NF] == _chexpert_no_finding(gold), text
+    for label in FINDINGS:  # every label is seen positive, negative and uncertain
+        assert {g[label] for _, g in dev} >= {1, 0, -1}, label
+
+
+def _set_scores(rows: list[tuple[str, dict]],
+                ) -> tuple[dict[str, tuple[float, float, float, int]], float, list[str]]:
+    pred = [label_report(t) for t, _ in rows]
+    scores = {}
+    for label in CHEXPERT_LABELS:
+        right = sum(p[label] is not None and p[label] == g[label] for (_, g), p in zip(rows, pred))
+        n_pred = sum(p[label] is not None for p in pred)
+        n_true = sum(g[label] is not None for _, g in rows)
+        scores[label] = (right / n_pred if n_pred else 0.0, right / n_true if n_true else 0.0,
+                         2 * right / (n_pred + n_true) if n_pred + n_true else 0.0, n_true)
+    supported = [f for _, _, f, n in scores.values() if n]
+    wrong = [f"{t!r}: " + str({k: (g[k], p[k]) for k in CHEXPERT_LABELS if g[k] != p[k]})
+             for (t, g), p in zip(rows, pred) if g != p]
+    return scores, sum(supported) / len(supported), wrong
+
+
+def _score_report(name: str, scores: dict, macro: float, wrong: list[str]) -> str:
+    lines = [f"{k:28s} P={p:.3f} R={r:.3f} F1={f:.3f} n={n}" for k, (p, r, f, n) in scores.items()]
+    return f"{name}: macro F1 {macro:.4f}\n" + "\n".join(lines) + "\nwrong:\n" + "\n".join(wrong)
+
+
+def test_sentence_set_precision_recall_f1() -> None:
+    """Per-label exact-value P/R/F1 (benchmarks/labeler.py prints the same). Floors sit a little under
+    what the rules reach (development split 1.000, held-out 0.971, all 409 sentences 0.993, lowest
+    label on all: Lung Lesion 0.923); the held-out split was written after the rule fixes, untuned."""
+    dev, held = _load_set(DEV_SET), _load_set(HELDOUT_SET)
+    for name, rows, macro_floor, label_floor in (("development", dev, 0.98, 0.95),
+                                                 ("held-out", held, 0.94, 0.6),  # Lung Lesion 0.667, n=6
+                                                 ("all", dev + held, 0.97, 0.9)):
+        scores, macro, wrong = _set_scores(rows)
+        report = _score_report(name, scores, macro, wrong)
+        print(report)
+        assert macro >= macro_floor, report
+        assert all(f >= label_floor for _, _, f, n in scores.values() if n), report
 
 
 # ----------------------------------------------------------------------------------------------
