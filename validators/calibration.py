@@ -3,7 +3,8 @@ privacy index, written into the checkpoint.
 
 The training set is rebuilt from the checkpoint's own training config (deterministic), so the
 index covers exactly what the model saw: critic embeddings of every training image, the hashes of
-word 8-grams unique to one training report, and the training reports' word vocabulary. The
+word 8-grams unique to one training report, and the training reports' word vocabulary; beside it
+the training reports' word statistics for ``report_wellformed`` (``report_ngrams.safetensors``). The
 held-out rows (never trained on) are the "real" samples every threshold is set against.
 
 Each measured gate gets a threshold at the tail quantile that leaves ``(1 - target) / k`` of the
@@ -26,12 +27,12 @@ from medmint.validators.base import Batch, ValidationContext
 
 # gates whose threshold is a measured tail quantile; the others are counts with 0 allowed
 QUANTILE_GATES = ("image_dynamic_range", "image_saturation", "image_entropy", "image_sharpness", "image_noise",
-                  "image_ood", "report_length", "report_repetition", "report_garbled", "privacy_nearest_training",
-                  "privacy_training_text")
+                  "image_ood", "report_length", "report_repetition", "report_garbled", "report_wellformed",
+                  "privacy_nearest_training", "privacy_training_text")
 # sanity gates: their defaults already reject blank, burnt-out, noisy, empty and looping samples, so
 # calibration may tighten them to the real data but never loosen them past the default
 NEVER_LOOSER = ("image_dynamic_range", "image_saturation", "image_entropy", "image_sharpness", "image_noise",
-                "report_length", "report_repetition", "report_garbled")
+                "report_length", "report_repetition", "report_garbled", "report_wellformed")
 INDEX_NGRAM = 8
 
 
@@ -81,9 +82,10 @@ def calibrate(checkpoint: str | Path, *, n: int = 1000, target: float = 0.98,
     from medmint.config import TrainConfig
     from medmint.generators.diffusion.checkpoint import update_checkpoint
     from medmint.generators.diffusion.training import build_training_set, label_combinations
-    from medmint.validators.context import PRIVACY_INDEX, load_context
+    from medmint.validators.context import PRIVACY_INDEX, REPORT_NGRAMS, load_context
     from medmint.validators.privacy import NgramIndex
     from medmint.validators.registry import plan_validators
+    from medmint.validators.report_wellformed import ReportNgrams
 
     ctx, _ = load_context(checkpoint)
     manifest_cfg = _manifest(checkpoint)["training"]["config"]
@@ -97,7 +99,8 @@ def calibrate(checkpoint: str | Path, *, n: int = 1000, target: float = 0.98,
     ngrams = NgramIndex.build(train_reports, INDEX_NGRAM)
     vocabulary = sorted({w for t in train_reports for w in re.findall(r"[a-z]+", t.lower()) if len(w) > 2})
     ctx.train_features, ctx.train_ngrams = features.astype(np.float32), ngrams
-    ctx.data_summary = {**ctx.data_summary, "report_vocabulary": vocabulary}
+    report_ngrams = ReportNgrams.build(train_reports)
+    ctx.data_summary = {**ctx.data_summary, "report_vocabulary": vocabulary, "report_ngrams": report_ngrams}
 
     held = _held_out_samples(ts, held_rows)
     batch = Batch(held, ctx)
@@ -130,7 +133,7 @@ def calibrate(checkpoint: str | Path, *, n: int = 1000, target: float = 0.98,
             break
     record = {
         "settings": settings,
-        "files": [PRIVACY_INDEX],
+        "files": [PRIVACY_INDEX, REPORT_NGRAMS],
         "report_vocabulary": vocabulary,
         "calibration": {
             "held_out": len(held), "target": target, "margin_iqr": margin,
@@ -139,7 +142,7 @@ def calibrate(checkpoint: str | Path, *, n: int = 1000, target: float = 0.98,
             "finding_bounds": bounds,
             "uncheckable_findings": [f for f, b in bounds.items() if not b["checkable"]],
             "train_images_indexed": int(len(features)), "unique_ngrams": int(len(ngrams.unique)),
-            "ngram_n": INDEX_NGRAM,
+            "ngram_n": INDEX_NGRAM, "report_ngrams": report_ngrams.describe(),
         },
     }
     index = {"features": torch.from_numpy(features), "ngrams": torch.from_numpy(ngrams.unique),
@@ -148,7 +151,7 @@ def calibrate(checkpoint: str | Path, *, n: int = 1000, target: float = 0.98,
     stored_summary = _manifest(checkpoint)["data_summary"]
     if "combinations" not in stored_summary:  # checkpoints trained before the rebalancer's reference existed
         updates["data_summary"] = {**stored_summary, "combinations": label_combinations(ts.labels[train_rows])}
-    sha = update_checkpoint(checkpoint, updates, {PRIVACY_INDEX: index})
+    sha = update_checkpoint(checkpoint, updates, {PRIVACY_INDEX: index, REPORT_NGRAMS: report_ngrams.to_tensors()})
     record["checkpoint_sha256"] = sha
     return record
 

@@ -11,6 +11,8 @@ import numpy as np
 from medmint.validators.base import ValidationContext
 
 PRIVACY_INDEX = "privacy_index.safetensors"  # features [N, D] float16, ngrams int64 [M], ngram_n int64 [1]
+# the training reports' word statistics (validators.report_wellformed.ReportNgrams), int32/int64 tensors
+REPORT_NGRAMS = "report_ngrams.safetensors"
 
 
 def load_context(checkpoint_dir: str | Path | None, device: str = "cpu") -> tuple[ValidationContext, dict[str, Any]]:
@@ -20,6 +22,7 @@ def load_context(checkpoint_dir: str | Path | None, device: str = "cpu") -> tupl
     from medmint.generators.diffusion.checkpoint import verify_checkpoint
     from medmint.validators.findings_classifier import FindingsClassifier
     from medmint.validators.privacy import NgramIndex
+    from medmint.validators.report_wellformed import ReportNgrams
 
     ckpt = verify_checkpoint(checkpoint_dir)
     m = ckpt.manifest
@@ -34,7 +37,9 @@ def load_context(checkpoint_dir: str | Path | None, device: str = "cpu") -> tupl
         index = ckpt.tensors(PRIVACY_INDEX)
         ctx.train_features = index["features"].float().numpy()
         ctx.train_ngrams = NgramIndex(index["ngrams"].numpy().astype(np.int64), int(index["ngram_n"][0]))
+    if REPORT_NGRAMS in calibration.get("files", ()):
+        ctx.data_summary = {**ctx.data_summary, "report_ngrams": ReportNgrams(ckpt.tensors(REPORT_NGRAMS))}
     return ctx, {k: dict(v) for k, v in calibration.get("settings", {}).items()}
 
 
-__all__ = ["PRIVACY_INDEX", "load_context"]
+__all__ = ["PRIVACY_INDEX", "REPORT_NGRAMS", "load_context"]

@@ -14,10 +14,11 @@ from medmint.validators.image_quality import (DynamicRange, Entropy, NearDuplica
                                               Saturation, Sharpness)
 from medmint.validators.privacy import NearestTraining, PhiInReport, TrainingTextCopy
 from medmint.validators.report_quality import Garbled, Repetition, ReportLength, ReportSections
+from medmint.validators.report_wellformed import WellFormed
 
 VALIDATORS: dict[str, type[Validator]] = {v.name: v for v in (
     DynamicRange, Saturation, Entropy, Sharpness, Noise, NearDuplicate, OutOfDistribution,
-    ReportLength, ReportSections, Repetition, Garbled,
+    ReportLength, ReportSections, Repetition, Garbled, WellFormed,
     ReportMatchesRequest, ImageMatchesReport,
     NearestTraining, TrainingTextCopy, PhiInReport,
 )}

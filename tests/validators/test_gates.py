@@ -68,6 +68,13 @@ def _broken(kind: str, s, rng):
         return dataclasses.replace(s, report_impression="")
     if kind == "garbled":
         return dataclasses.replace(s, report_findings="pneumthxrrr@@ ##opac9ity ]]] " * 3 + s.report_findings)
+    if kind == "doubled_word":
+        first, _, rest = s.report_findings.partition(" ")
+        return dataclasses.replace(s, report_findings=f"{first} {rest.split(' ')[0]} {rest}")
+    if kind == "doubled_punctuation":
+        return dataclasses.replace(s, report_impression=s.report_impression.rstrip(".") + "..")
+    if kind == "stray_letter":
+        return dataclasses.replace(s, report_findings="F " + s.report_findings)  # as in "F is edema."
     if kind == "unrequested":
         # the request says no effusion, the report adds one
         req = dataclasses.replace(s.request, findings={**s.request.findings, "Pleural Effusion": 0})
@@ -83,6 +90,9 @@ EXPECTED = {
     "phi": {"privacy_phi"},
     "empty_impression": {"report_sections"},
     "garbled": {"report_garbled"},
+    "doubled_word": {"report_wellformed"},
+    "doubled_punctuation": {"report_wellformed"},
+    "stray_letter": {"report_wellformed"},
     "unrequested": {"consistency_request"},
 }
 
@@ -99,8 +109,11 @@ def test_broken_samples_rejected_for_the_right_reason(real, gates, kind):
         # a report fault never blames the image, and an image fault never blames the report
         image_side = {n for n in named if n.startswith("image_")}
         report_side = named - image_side
-        assert not (image_side if kind in {"repeated", "phi", "empty_impression", "garbled", "unrequested"}
+        assert not (image_side if kind in {"repeated", "phi", "empty_impression", "garbled", "unrequested",
+                                           "doubled_word", "doubled_punctuation", "stray_letter"}
                     else report_side), (kind, out.reject_reasons)
+        if EXPECTED[kind] == {"report_wellformed"}:  # and nothing else: the words are fine, the sentences are not
+            assert named == {"report_wellformed"}, (kind, out.reject_reasons)
 
 
 def test_reasons_name_what_is_wrong(real, gates):
