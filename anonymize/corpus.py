@@ -10,8 +10,10 @@ Decisions a user may ask about:
   like images: they carry the same identifiers and are legitimate parts of a corpus.
 - A DICOMDIR is not written (an index of a medium, whose byte offsets break when UIDs change): it is
   listed as excluded; rebuild one from OUT if needed.
-- A file with the preamble that cannot be read, is truncated, has no SOP Class / Instance UID, or is
-  an image object without Pixel Data (cut short, or stripped: no valid output either way) is bad.
+- Inputs are files named .dcm / .dicom and files whose bytes are DICOM, with or without the preamble
+  (``inputs``). One that is empty or not DICOM, cannot be read, is truncated, has no SOP Class /
+  Instance UID, or is an image object without Pixel Data (cut short, or stripped: no valid output
+  either way) is bad: skipped with its reason, never passed over in silence.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any, Callable, Iterator
 import medmint
 from medmint.anonymize.cleaning import Cleaned, clean_text
 from medmint.anonymize.dicom_deid import DeidOptions, DeidResult, deidentify, profile_description
-from medmint.anonymize.inputs import iter_inputs, not_dicom_reason, sniff
+from medmint.anonymize.inputs import iter_inputs, not_dicom_reason, read_forced
 from medmint.anonymize.keys import DeidKey
 from medmint.anonymize.run_state import (
     Journal, append_originals, claim_out_dir, read_journal, write_audit,
@@ -96,8 +98,8 @@ def _read(path: Path):  # -> pydicom.Dataset
     try:
         with open(path, "rb") as fh:  # read-only: IN is never modified
             # force: a data set without the preamble and file meta (legal in old files) is read too; the
-            # sniff above already checked that it starts with a group 0002 / 0008 element.
-            ds = pydicom.dcmread(fh, force=sniff(path) == "no-preamble")
+            # check above already saw that it starts with a data element.
+            ds = pydicom.dcmread(fh, force=read_forced(path))
         cut = truncated_elements(ds)
     except Exception as exc:  # noqa: BLE001  pydicom raises many types on bad bytes; all mean "unreadable"
         raise BadFile(f"unreadable DICOM ({type(exc).__name__}: {_one_line(exc)})") from None

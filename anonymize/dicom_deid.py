@@ -12,6 +12,11 @@ Every element, in nested sequences and in the file meta too, gets its table acti
   anything. Sequences: "X/Z" empties them; D (alone or in a compound) keeps their items and de-identifies
   them recursively, with free text inside cleaned and code items replaced by a dummy code; "X/Z/U*"
   keeps the items and replaces the UIDs they reference.
+- X and Z are then fitted to the file's IOD (``iod.attribute_type``, by SOP Class and keyword path), so
+  no output is less valid than its input: Type 1/1C keeps a dummy (a sequence one item, de-identified:
+  Z allows "a non-zero length value that may be a dummy"), Type 2/2C stays present and empty, and a
+  sequence the IOD lets be absent is removed (present with no items is an error). Person names (PN)
+  the table does not list are dummied too; kept free text loses the header's own identifiers.
 - Attributes the table does not list are kept (K), except: private elements (removed unless in the
   safe-list), group lengths (stale after editing), the whole overlay/curve group of removed overlay data
   (a half overlay is invalid) and the file meta's AE titles (they name stations) and private information.

@@ -142,7 +142,7 @@ def stuff_table_attributes(ds: Dataset) -> Dataset:
 
     for rule in load_table().rules:
         tag = tag_for_keyword(rule.keyword) if "x" not in rule.tag else None
-        if tag is None or tag in ds or (tag >> 16) in (0x0000, 0x0002) or (tag >> 16) in (0xFFFA, 0xFFFC, 0x7FE0):
+        if tag is None or tag in ds or (tag >> 16) in (0x0000, 0x0002, 0x0004) or (tag >> 16) in (0xFFFA, 0xFFFC, 0x7FE0):
             continue
         vr = dictionary_VR(tag).split(" or ")[0]
         if vr == "SQ":
