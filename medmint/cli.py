@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -30,11 +32,28 @@ EXIT_SHORTFALL = 3  # the run finished but missed a target; run.json "shortfall"
 EXIT_INTERRUPTED = 4  # a worker process died or could not start; rerunning the same command resumes
 EXIT_STOPPED = 5  # an error once the rounds were under way (full disk, a bug); the traceback precedes the line
 
+GENERATE_EPILOG = (
+    "Exit codes: 0 run complete, every target met, audit passed; "
+    "1 the audit failed (its FAIL lines and OUT/report/index.html say which); "
+    "2 bad input, found before any work (one 'medmint: error:' line; OUT not created or not changed); "
+    "3 a target was missed (the 'shortfall:' lines and run.json say which and why); "
+    "4 a worker process died or could not start (rerun the same command to resume); "
+    "5 stopped once work had started (written files are kept: fix the cause, rerun the same command to resume)."
+    "\n\n"
+    "Example: medmint generate configs/demo.yaml --out out/demo --set target.total=64 --workers 2"
+)
+
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """One line on stderr naming what is at fault, and a non-zero exit."""
     typer.echo(f"medmint: error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _absolute(path: Path | None) -> Path | None:
+    """A path the user gave, made absolute against the working directory once, here: libraries below
+    (Great Expectations' file stores, Beam workers) need not agree on what a relative path means."""
+    return None if path is None else Path(os.path.abspath(path))
 
 
 def _guarded(fn: Callable[[], Any]) -> Any:
@@ -103,9 +122,10 @@ def data_phantom(
 
         with _progress("phantom studies", n) as advance:
             if image_format == "dicom":
-                return write_phantom_dicom(out, n, seed=seed, size=size, phi=phi, progress=lambda _step: advance())
+                return write_phantom_dicom(_absolute(out), n, seed=seed, size=size, phi=phi,
+                                           progress=lambda _step: advance())
             return write_phantom_dataset(
-                out, n, seed=seed, size=size, image_format=image_format, phi=phi, progress=lambda _step: advance()
+                _absolute(out), n, seed=seed, size=size, image_format=image_format, phi=phi, progress=lambda _step: advance()
             )
 
     summary = _guarded(_write)
@@ -122,7 +142,7 @@ def data_check(
     def _check() -> dict[str, Any]:
         from medmint.generators.datasets import open_dataset
 
-        dataset = open_dataset(path, on_error="skip" if skip_bad else "raise")
+        dataset = open_dataset(_absolute(path), on_error="skip" if skip_bad else "raise")
         with _progress("examples read", None) as advance:
             for _ in dataset:
                 advance()
@@ -158,12 +178,13 @@ def anonymize(
         from medmint.anonymize.dicom_deid import DeidOptions, parse_safe_private
         from medmint.anonymize.keys import load_key
 
-        key = load_key(key_file)
+        key = load_key(_absolute(key_file))
         options = DeidOptions(retain_modified_dates=shift_dates, clean_descriptors=clean_descriptors,
                               exclude_burned_in=exclude_burned_in, exclude_suspicious=exclude_suspicious,
                               safe_private=parse_safe_private(keep_private))
         with _progress("files anonymized", None) as advance:
-            return anonymize_folder(src, out, key, options, workers=workers, skip_bad=skip_bad, originals=originals,
+            return anonymize_folder(_absolute(src), _absolute(out), key, options, workers=workers, skip_bad=skip_bad,
+                                    originals=_absolute(originals),
                                     progress=lambda done, total: advance(done, total))
 
     summary = _guarded(_run)
@@ -172,7 +193,7 @@ def anonymize(
     typer.echo(json.dumps(summary, indent=2))
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, epilog=GENERATE_EPILOG)
 def generate(
     ctx: typer.Context,
     config: Path = typer.Argument(..., help="YAML config file"),
@@ -186,6 +207,8 @@ def generate(
     """Generate a corpus: sample, validate, anonymize, write DICOM + Parquet + run.json, then audit it.
 
     Any further --option=value is passed to Beam (e.g. --job_endpoint=... for PortableRunner).
+
+    OUT, like the config's generator.checkpoint, is relative to the working directory.
     """
     beam_args = list(ctx.args)
     if runner:
@@ -199,7 +222,7 @@ def generate(
 
         try:
             with _progress("samples accepted", None) as advance:
-                return run_generate(config, out, overrides=overrides, beam_args=beam_args,
+                return run_generate(config, _absolute(out), overrides=overrides, beam_args=beam_args,
                                     on_progress=lambda done, total: advance(done, total), on_round=_print_round)
         except WorkerPoolError as exc:
             fail(str(exc), EXIT_INTERRUPTED)
@@ -217,7 +240,7 @@ def generate(
     shortfall = manifest.data.get("shortfall") or []
     for line in shortfall:
         typer.echo(f"shortfall: {line}", err=True)
-    passed = _audit_and_print(out, None) if audit_after else True
+    passed = _audit_and_print(out, None, after_run=True) if audit_after else True
     if shortfall:
         raise typer.Exit(EXIT_SHORTFALL)
     if not passed:
@@ -248,7 +271,7 @@ def audit(
     def _audit() -> Any:
         from medmint.pipeline.audit import audit as run_audit
 
-        return run_audit(out, reference=reference)
+        return run_audit(_absolute(out), reference=_absolute(reference))
 
     if as_json:
         result = _guarded(_audit)
@@ -257,11 +280,27 @@ def audit(
     raise typer.Exit(0 if _audit_and_print(out, reference) else EXIT_AUDIT_FAILED)
 
 
-def _audit_and_print(out: Path, reference: Path | None) -> bool:
-    """The verdict, then one line per failing expectation (the fault named), then notes on stderr."""
+def _audit_and_print(out: Path, reference: Path | None, *, after_run: bool = False) -> bool:
+    """The verdict, then one line per failing expectation (the fault named), then notes on stderr.
+
+    ``after_run``: the audit at the end of ``generate``. The run's work is done by then, so an error is
+    not bad input (2) but a stop after work (5): the run stays complete, and rerunning the same command
+    (which finds it complete) audits it again."""
+    from medmint.pipeline.audit import AuditInputError
     from medmint.pipeline.audit import audit as run_audit
 
-    result = _guarded(lambda: run_audit(out, reference=reference))
+    if not after_run:
+        result = _guarded(lambda: run_audit(_absolute(out), reference=_absolute(reference)))
+    else:
+        try:
+            result = run_audit(_absolute(out), reference=_absolute(reference))
+        except Exception as exc:
+            from medmint.errors import first_line
+
+            if not isinstance(exc, AuditInputError):
+                traceback.print_exception(exc, file=sys.stderr)  # not a message for the user: a fault to report
+            fail(f"the run is complete, but its audit stopped: {first_line(exc)}; fix the cause and rerun the same "
+                 f"command (or medmint audit {out}) to audit it", EXIT_STOPPED)
     c = result.counts
     verdict = "passed" if result.passed else "FAILED"
     typer.echo(f"audit {verdict}: {c['expectations'] - c['failed']} of {c['expectations']} expectations met "
@@ -291,7 +330,8 @@ def train(
         cfg = load_train_config(config, set_)
         command = " ".join(["medmint", "train", str(config), "--out", str(out), *(f"--set {s}" for s in set_)]
                            + ([f"--max-minutes {max_minutes}"] if max_minutes else []))
-        return run_train(cfg, out, command=command, max_minutes=max_minutes, snapshot_to=snapshot)
+        return run_train(cfg, _absolute(out), command=command, max_minutes=max_minutes,
+                         snapshot_to=_absolute(snapshot))
 
     sha = _guarded(_train)
     typer.echo(f"checkpoint {sha} -> {snapshot or out}")
@@ -314,7 +354,7 @@ def evaluate(
 
         overrides = _key_values(sampler, "--sampler")
         with _progress("evaluating", None) as advance:
-            return run_evaluate(str(checkpoint), n=n, device=device, batch_size=batch_size, sampler=overrides,
+            return run_evaluate(str(_absolute(checkpoint)), n=n, device=device, batch_size=batch_size, sampler=overrides,
                                 progress=lambda task, done, total: advance(done, total))
 
     figures = _guarded(_evaluate)
@@ -322,7 +362,7 @@ def evaluate(
     if out:
         from medmint.atomic import atomic_write_bytes
 
-        atomic_write_bytes(out, (text + "\n").encode())
+        atomic_write_bytes(_absolute(out), (text + "\n").encode())
     typer.echo(text)
 
 
@@ -337,7 +377,7 @@ def validators_calibrate(
     def _calibrate() -> dict[str, Any]:
         from medmint.validators.calibration import calibrate
 
-        return calibrate(checkpoint, n=n, target=target, log=lambda line: typer.echo(line, err=True))
+        return calibrate(_absolute(checkpoint), n=n, target=target, log=lambda line: typer.echo(line, err=True))
 
     record = _guarded(_calibrate)
     c = record["calibration"]
@@ -390,8 +430,76 @@ class _progress:
         self._bar.__exit__(*exc)
 
 
-def main() -> None:
-    app()
+class _LibraryNotices(logging.Filter):
+    """Drops what libraries log that is not about this run: Beam warns on the root logger, at import,
+    that optional GCP clients are missing ("apitools not found ..."). Errors always pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        return not (record.name == "root" and f"{os.sep}apache_beam{os.sep}" in record.pathname)
+
+
+def quiet_logging() -> None:
+    """Library log lines reach stderr only as warnings and errors (Great Expectations' and Beam's INFO
+    lines do not, even when Beam lowers the root logger to INFO), minus Beam's import notices. The
+    handler goes on the root logger before any library logs, so ``logging.basicConfig`` (which Beam's
+    first ``logging.warning`` calls) adds none of its own."""
+    root = logging.getLogger()
+    if any(getattr(h, "_medmint", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(_LibraryNotices())
+    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+    handler._medmint = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+
+
+def _usage_line(exc: Any) -> str:
+    """A click usage error (bad option value, missing argument, unknown option or command) as the
+    rest of the one ``medmint: error:`` line every bad input gets."""
+    kind = type(exc).__name__
+    param = getattr(exc, "param", None)
+    name = None
+    if param is not None:
+        opts = [o for o in getattr(param, "opts", []) if o.startswith("-")]
+        name = max(opts, key=len) if opts else (param.metavar or param.name or "").upper()
+    if kind == "BadParameter" and name:
+        message = getattr(exc, "message", "") or exc.format_message()
+        message = f"{name}: {message[:1].lower()}{message[1:]}"
+    elif kind == "MissingParameter" and name:
+        message = f"{name}: missing ({'an option' if name.startswith('-') else 'an argument'} this command needs)"
+    else:
+        message = exc.format_message()
+    message = " ".join(message.split()).rstrip(".")
+    where = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "medmint"
+    return f"{message}; see '{where} --help'"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The entry point: every bad input, click's usage errors included, is one line and exit 2."""
+    try:
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+    except ImportError:  # a Typer that uses click itself
+        from click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+    from typer.exceptions import Abort
+
+    quiet_logging()
+    try:
+        code = app(args=argv, prog_name="medmint", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # the help was printed; a bare group is still not a command
+        code = exc.exit_code
+    except UsageError as exc:
+        typer.echo(f"medmint: error: {_usage_line(exc)}", err=True)
+        code = EXIT_USAGE
+    except ClickException as exc:
+        typer.echo(f"medmint: error: {' '.join(exc.format_message().split())}", err=True)
+        code = exc.exit_code
+    except Abort:
+        typer.echo("medmint: error: aborted", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -474,7 +474,9 @@ def _apply_override(data: dict, override: str, origins: Origins) -> None:
     except yaml.YAMLError:
         parsed = value
     node = data
-    for part in parts[:-1]:
+    for depth, part in enumerate(parts[:-1], 1):
+        if part not in node:  # a section --set creates answers to --set (an unknown one is blamed on it)
+            origins[parts[:depth]] = f"--set {key.strip()}"
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             raise ConfigError(f"--set {override!r}: '{part}' is a value, not a section")

@@ -81,9 +81,10 @@ def prepare(config_path: str | Path, overrides: Sequence[str], beam_args: Sequen
     create_generator(cfg.generator)  # an unavailable generator fails here
     checkpoint_sha256 = None
     if cfg.generator.checkpoint:
-        from medmint.generators.diffusion.checkpoint import verify_checkpoint
+        from medmint.generators.diffusion.checkpoint import preflight_checkpoint
 
-        checkpoint_sha256 = verify_checkpoint(cfg.generator.checkpoint).sha256  # missing/corrupt: fail now
+        # hashes, headers, every tensor's shape against medmint.json: a checkpoint that would fail to load fails now
+        checkpoint_sha256 = preflight_checkpoint(cfg.generator.checkpoint).sha256
     from medmint.pipeline.rebalance import Goal, check_reference
     from medmint.pipeline.reference import load_reference
     from medmint.pipeline.stages import plan_for
@@ -110,6 +111,11 @@ def generate(
     manifest = open_run(out, run.cfg, checkpoint_sha256=run.checkpoint_sha256)
     if manifest.complete:
         return manifest
+    held = manifest.data.get("checkpoint_sha256")
+    if held != run.checkpoint_sha256:  # generator.checkpoint is a path (relative to where you run): same hash, other weights
+        raise OutputFolderError(f"{out}: its run was started with checkpoint {str(held)[:12]}, but "
+                                f"{run.cfg.generator.checkpoint} is {str(run.checkpoint_sha256)[:12]}; resume with "
+                                "that checkpoint (from the same folder) or use a new --out folder")
     with _exclusive(out):
         remove_stale_temporaries(out)
         manifest.data.update(
