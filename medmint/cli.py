@@ -33,7 +33,8 @@ EXIT_INTERRUPTED = 4  # a worker process died or could not start; rerunning the 
 EXIT_STOPPED = 5  # an error once the rounds were under way (full disk, a bug); the traceback precedes the line
 
 GENERATE_EPILOG = (
-    "Exit codes: 0 run complete, every target met, audit passed; "
+    "Exit codes: 0 run complete, every target met, audit verdict PASS or WARN (WARN: a fitness check missed, "
+    "its WARN lines and OUT/report/index.html say which; audit.severity=fail makes it 1); "
     "1 the audit failed (its FAIL lines and OUT/report/index.html say which); "
     "2 bad input, found before any work (one 'medmint: error:' line; OUT not created or not changed); "
     "3 a target was missed (the 'shortfall:' lines and run.json say which and why); "
@@ -266,7 +267,8 @@ def audit(
                                    "report's Frechet distance, precision / recall and report metrics"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON on stdout (nothing else)"),
 ) -> None:
-    """Run the expectation suite over OUT and write report/; exit 0 when it passes, 1 when it fails."""
+    """Run the expectation suite and the fitness checks over OUT and write report/; exit 0 on PASS or WARN
+    (a fitness check missed: read the WARN lines), 1 on FAIL."""
 
     def _audit() -> Any:
         from medmint.pipeline.audit import audit as run_audit
@@ -302,11 +304,14 @@ def _audit_and_print(out: Path, reference: Path | None, *, after_run: bool = Fal
             fail(f"the run is complete, but its audit stopped: {first_line(exc)}; fix the cause and rerun the same "
                  f"command (or medmint audit {out}) to audit it", EXIT_STOPPED)
     c = result.counts
-    verdict = "passed" if result.passed else "FAILED"
-    typer.echo(f"audit {verdict}: {c['expectations'] - c['failed']} of {c['expectations']} expectations met "
-               f"on {c['accepted']} accepted + {c['rejected']} rejected rows -> {out / 'report' / 'index.html'}")
+    fitness = f", {len(result.missed)} of {len(result.fitness)} fitness checks missed" if result.fitness else ""
+    typer.echo(f"audit {result.verdict}: {c['expectations'] - c['failed']} of {c['expectations']} expectations met"
+               f"{fitness} on {c['accepted']} accepted + {c['rejected']} rejected rows -> "
+               f"{out / 'report' / 'index.html'}")
     for e in result.failed:
         typer.echo(f"  FAIL {e['details']}  [{e['name']}]")
+    for check in result.missed:
+        typer.echo(f"  {check['status'].upper()} {check['why']}  [{check['name']}]")
     for line in result.notes:
         typer.echo(f"note: {line}", err=True)
     return bool(result.passed)

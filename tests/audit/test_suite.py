@@ -88,7 +88,7 @@ def test_duplicate_uid(corpus: Path, tmp_path: Path) -> None:
     out = corrupted(corpus, tmp_path, change)
     proc = medmint_cli("audit", str(out))  # through the command: exit 1, the fault on stdout
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert proc.stdout.startswith("audit FAILED")
+    assert proc.stdout.startswith("audit FAIL:")
     line = next(x for x in proc.stdout.splitlines() if "unique:sop_instance_uid" in x)
     assert "1 duplicated value" in line and seen["uid"][:20] in line and "in 2 rows" in line
     assert seen["a"] in line and seen["b"] in line

@@ -43,3 +43,12 @@ def test_the_readme_main_command_generates_with_the_default_checkpoint(tmp_path)
     assert sum(r["accepted"] for r in rows) == run["counts"]["accepted"] == N  # rounds until N are accepted
     assert run["stopped_because"] == "every target met" and len(run["rounds"]) >= 2
     assert all(r["reject_reasons"] for r in rows if not r["accepted"])
+    # a small model trained briefly on the CPU: its corpus passes every schema expectation, and the verdict
+    # still must not read PASS; the first screen names the fitness checks it missed (exit 0: WARN)
+    metrics = json.loads((out / "report" / "metrics.json").read_text())["verdict"]
+    assert metrics["verdict"] == "WARN" and not metrics["failed"], metrics
+    missed = [c["name"] for c in metrics["fitness"] if c["status"] == "warn"]
+    assert any(name.startswith(("fidelity:", "labels:", "prevalence:")) for name in missed), metrics["fitness"]
+    first_screen = (out / "report" / "index.html").read_text().split('<section id="counts">')[0]
+    assert ">WARN<" in first_screen and all(name in first_screen for name in missed)
+    assert proc.stdout.count("\n  WARN ") == len(missed) and "audit WARN:" in proc.stdout

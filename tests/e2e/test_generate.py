@@ -55,7 +55,7 @@ def run_a(tmp_path_factory) -> Path:
     proc = generate(out, audit=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"{N} accepted" in proc.stdout
-    assert "audit passed" in proc.stdout and (out / "report" / "index.html").is_file()  # generate audits at the end
+    assert "audit PASS:" in proc.stdout and (out / "report" / "index.html").is_file()  # generate audits at the end
     return out
 
 
