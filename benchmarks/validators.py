@@ -60,13 +60,24 @@ def main() -> None:
             v.judge(batch)
             per_gate[v.name] += time.perf_counter() - t
     validate_s = time.perf_counter() - start_all
+    # report_wellformed alone, every report checked afresh (the gate caches a report's events for its reason)
+    from medmint.validators.report_wellformed import _cached_events, check_report
+
+    stats = ctx.data_summary.get("report_ngrams")
+    _cached_events.cache_clear()
+    t = time.perf_counter()
+    for s in samples:
+        check_report(s.report_findings, s.report_impression, stats)
+    wellformed_us = (time.perf_counter() - t) / len(samples) * 1e6
 
     out = {"checkpoint": args.checkpoint, "image_size": size, "n_validated": args.n, "cpu_count": os.cpu_count(),
            "gates_used": [r["name"] for r in record if r["used"]],
            "gates_skipped": [r["name"] for r in record if not r["used"]],
            "validate_seconds": round(validate_s, 2), "validate_seconds_per_sample": round(validate_s / args.n, 5),
            "shared_seconds": {k: round(v, 2) for k, v in shared.items()},
-           "per_gate_seconds": {k: round(v, 3) for k, v in per_gate.items()}}
+           "per_gate_seconds": {k: round(v, 3) for k, v in per_gate.items()},
+           "report_wellformed_us_per_report": round(wellformed_us, 1),
+           "report_wellformed_statistics": stats.describe() if stats is not None else None}
     if args.generate:
         from medmint.generators.diffusion.generator import DiffusionGenerator
 

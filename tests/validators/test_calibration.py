@@ -40,6 +40,14 @@ def test_calibration_is_written_into_a_checkpoint_that_still_verifies(calibrated
     assert (out / "privacy_index.safetensors").is_file() and "privacy_index.safetensors" in (out / "SHA256SUMS").read_text()
     assert record["calibration"]["accepted"] >= 0.98 and printed["accepted"] == record["calibration"]["accepted"]
     assert record["settings"]["image_noise"]["threshold"] > 0
+    # the training reports' word statistics for report_wellformed, beside the privacy index
+    assert "report_ngrams.safetensors" in (out / "SHA256SUMS").read_text()
+    assert record["files"] == ["privacy_index.safetensors", "report_ngrams.safetensors"]
+    assert (out / "report_ngrams.safetensors").stat().st_size < 256 * 1024
+    assert record["calibration"]["report_ngrams"]["sentences"] > 300
+    from medmint.validators.report_wellformed import WellFormed
+
+    assert 0 < record["settings"]["report_wellformed"]["threshold"] <= WellFormed.default_threshold
     assert set(record["settings"]["consistency_image_report"]["low"]) == set(ckpt.manifest["critics"]["findings"]["config"]["labels"])
 
 
@@ -54,6 +62,8 @@ def test_a_calibrated_run_uses_every_gate_and_catches_training_copies(calibrated
     ctx, settings = load_context(out)
     validators, record = plan_validators({}, settings, ctx)
     assert all(r["used"] for r in record), [r for r in record if not r["used"]]
+    wellformed = next(r for r in record if r["name"] == "report_wellformed")
+    assert wellformed["calibrated"] and wellformed["statistics"]["sentences"] > 300, wellformed
     ts = build_training_set(TrainConfig.model_validate(verify_checkpoint(out).manifest["training"]["config"]),
                             lambda e: None)
     train_rows = np.flatnonzero(~ts.holdout)[:6]
