@@ -68,7 +68,8 @@ _ZIP = r" \d{5}(?:-\d{4})?"
 _POSTCODE = r"(?:[A-Z]{1,2}\d[A-Z\d]? \d[ABD-HJLNP-UW-Z]{2}|[A-Z]\d[A-Z] \d[A-Z]\d)"
 _PARTICLES = r"(?:(?:de|del|della|des|du|la|le|les|das|dos|da|do|di|von|van|der|den|y|e)(?: |'))+"
 _STREET_FIRST = (r"(?:Rue|rue|Via|Viale|Calle|Avenida|Av\.|Rua|Piazza|Praça|Praca|Paseo|Carrer|Chemin|Strada|Rambla"
-                 r"|Largo|Travessa|Boulevard|Bd\.|Avenue|Place|Plaza|Ulica|ul\.)")
+                 r"|Largo|Travessa|Boulevard|Bd\.|Avenue|Place|Plaza|Ulica|ul\.|Quai|quai|Cours|Impasse|Allée|Allee|Route"
+                 r"|Chaussée|Chaussee|Camino|Corso|Vicolo|Travesía|Avinguda|Passeig|Estrada|Alameda)")
 _STREET_COMPOUND = r"(?:strasse|straße|str|gasse|weg|allee|platz|damm|ufer|straat|laan|gracht|plein|vej|gatan|gade|veien)"
 _STREET_WORD = (r"(?:Street|Avenue|Road|Boulevard|Lane|Drive|Terrace|Parkway|Highway|Turnpike|Crescent|Close|Gardens"
                 r"|Mews)")
@@ -107,7 +108,7 @@ _ID_LABEL = (r"\b(?:ssn|ss\s?#|social\s+security(?:\s+(?:number|no\.?|#))?|last\
              r"|prisoner|inmate|booking|passport|reference|ref|confirmation|tracking|ticket|mrn|study\s+id|patient\s+id)"
              r"(?:\s+(?:template|scan|file|number|num|no\.?|#|id|identifier|code))*\s*(?:is\s+|of\s+)?[:#]?\s*"
              r"(?:(?:[A-Z]{2}|no\.?|#)\s+(?=\S*\d))?")
-_ID_VALUE = (r"(?=[\w()/.-]*\d)(?:\(\d{2,4}\)|[A-Za-z0-9])[\w()/.-]{2,}[A-Za-z0-9)]"
+_ID_VALUE = (r"(?=[\w()/.-]{0,40}\d)(?:\(\d{2,4}\)|[A-Za-z0-9])[\w()/.-]{2,}[A-Za-z0-9)]"
              r"(?:\s[A-Z]{3}\b|(?:\s\d{2,4}){1,2}\b(?!\s*(?:mm|cm|mg|ml|%)))?")
 _NOT_A_QUANTITY = r"(?!\s*(?:m[lg]|cc|mm|cm|units?|%|x\b|-|/))"  # "at 1000 mL" is no time
 _NOT_AFTER_DAY = (r"(?![\w%]|\s*(?:mm|cm|mg|mcg|ml|cc|kg|g|l|units?|x|views?|hours?|hrs?|days?|weeks?|wks?"
@@ -154,16 +155,16 @@ DETECTORS: dict[str, re.Pattern[str]] = {
                r"\bin\s+(?:his|her|their)\s+(?P<p>(?:90|100)['’]?s|nineties)\b",
                rf"\b(?P<p>{_AGE})\s?[MF](?=\s+(?:with|w/|s/p|presenting|who|h/o|hx)\b)",
                flags=re.I),
-    "mrn": _rx(rf"\b{_MRN_LABEL}\s*[:#]?\s*(?P<p>[A-Z]{{0,3}}\d[\d-]{{3,}}\d)\b", flags=re.I),
+    "mrn": _rx(rf"\b{_MRN_LABEL}\s*[:#]?\s*(?P<p>[A-Z]{{0,4}}-?\d[\d-]{{3,}}\d)\b", flags=re.I),
     "accession": _rx(rf"\bAcc(?:ession)?\.?(?:\s*{_NUMBER_WORD})?\s*[:#]?\s*"
                      r"(?P<p>[A-Z]{0,4}\d[\d-]{3,}\d)\b", flags=re.I),
     "id": _rx(r"(?<![\d.])\d{7,}(?:-\d{1,4})?(?!\.?\d)", r"\b\d{3}([- ])\d{2}\1\d{4}\b",
               rf"(?i:{_ID_LABEL})(?P<p>{_ID_VALUE})",
               # IPv4 addresses, VINs, GS1 device identifiers (UDI), photo files
               r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d]|\.\d)",
-              r"\b(?=[A-HJ-NPR-Z\d]*\d)(?=[A-HJ-NPR-Z\d]*[A-HJ-NPR-Z])[A-HJ-NPR-Z\d]{17}\b",
+              r"\b(?=[A-HJ-NPR-Z\d]{0,16}\d)(?=[A-HJ-NPR-Z\d]{0,16}[A-HJ-NPR-Z])[A-HJ-NPR-Z\d]{17}\b",
               r"(?:\(\d{2,4}\)[\dA-Z]{2,20}){2,}",
-              r"\b[\w-]*\d[\w-]*\.(?:jpe?g|png|gif|tiff?|heic|bmp|dcm|JPE?G|PNG|GIF|TIFF?|HEIC|BMP|DCM)\b"),
+              r"\b[A-Za-z_-]{0,20}\d[\w-]{0,40}\.(?:jpe?g|png|gif|tiff?|heic|bmp|dcm|JPE?G|PNG|GIF|TIFF?|HEIC|BMP|DCM)\b"),
     "phone": _rx(r"(?<![\w.+-])(?:\+?1[-. ]?)?(?:\(\d{3}\)[-. ]?|\d{3}[-. ])\d{3}[-. ]\d{4}"
                  r"(?:,? ?(?:ext\.?|extension|x) ?\d{1,5})?(?![\w-]|\.\d)",
                  r"\b(?:ext|extension)\.? ?(?P<p>\d{1,5})\b",
@@ -480,7 +481,8 @@ def _pair_name(text: str, m: re.Match[str]) -> tuple[int, int] | None:
     nxt = after.group("w")
     if nxt is not None and nxt not in FUNCTION_WORDS and nxt not in _PAIR_VERBS and nxt not in COMMON_WORDS:
         return None
-    start_of_sentence = not text[: m.start()].strip() or re.search(r"[.:;!?\n]\s*$", text[max(0, m.start() - 4):m.start()])
+    head = text[max(0, m.start() - 4) : m.start()]
+    start_of_sentence = m.start() == len(head) and not head.strip() or re.search(r"[.:;!?\n]\s*$", head)
     if start_of_sentence and nxt not in _PAIR_VERBS:
         return None
     return m.start(), m.end()
@@ -495,7 +497,9 @@ def find_names(text: str) -> list[PhiHit]:
     for m in _TITLE.finditer(text):
         span = _strong_name(text, _tokens_after(text, m.end(), comma_form=False), titled=True)
         spans.append(span)
-        while span and m.group().lower().startswith("drs") and (more := _AND_NAME.match(text, span[1])):
+        chained = 0  # "Drs. Halvorsen and Marchetti": a few names joined by "and" or commas
+        while span and chained < 6 and m.group().lower().startswith("drs") and (more := _AND_NAME.match(text, span[1])):
+            chained += 1
             span = _strong_name(text, _tokens_after(text, more.end(), comma_form=False), titled=True)
             spans.append(span)
     for m in _TITLE_LOWER.finditer(text):

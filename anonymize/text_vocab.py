@@ -164,7 +164,7 @@ NAME_ROLES = tuple(sorted({r.strip() for r in """
 # Abernathy", "acknowledged by Wojciechowski"); case-insensitive, regular-expression fragments.
 NAME_CUES = tuple(line.strip() for line in r"""
     discussed(?:\s+(?:this|these\s+findings|the\s+findings|the\s+results|results|the\s+case))?\s+with|d/w|per
-    called(?:\s+to)?|notified|paged|informed|told|telephoned|phoned|texted|messaged|e-?mailed|alerted|contacted
+    (?:called|notified|paged|informed|told|telephoned|phoned|texted|messaged|e-?mailed|alerted|contacted)(?:\s+(?:to|with))?
     (?:reviewed|confirmed|spoke|spoken|talked|met|consulted|conferred)\s+with
     (?:communicated|conveyed|relayed|reported|given|provided|handed\s+off|signed\s+out|texted|sent|faxed|paged)\s+to
     (?:left\s+(?:a\s+)?(?:message|voicemail|note)|message\s+left)\s+(?:for|with)

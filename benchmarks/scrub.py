@@ -1,7 +1,9 @@
 """Report PHI scrubbing speed: reports per second per mode on phantom reports with PHI, and on
 de-identified ones (``___`` blanks, nothing to replace); seconds for degenerate text (long repeats,
 which a careless pattern reads in quadratic time); and, on the PHI reports, span-level recall and
-precision per PHI kind (``medmint.anonymize.text_eval``).
+precision per PHI kind (``medmint.anonymize.text_eval``); and on the hand-written sets in
+``tests/anonymize/data`` (PHI items over HIPAA's identifier kinds, clinical sentences without PHI;
+the ``_heldout`` pair was written after the rules), item recall per HIPAA kind and false positives.
 
     python benchmarks/scrub.py [--n 1000] [--seed 900000]
 
@@ -17,7 +19,9 @@ import time
 
 def main() -> None:
     from medmint.anonymize.text import MODES, scrub_report
-    from medmint.anonymize.text_eval import span_scores
+    from pathlib import Path
+
+    from medmint.anonymize.text_eval import evaluate_items, load_phi_items, load_sentences, span_scores
     from medmint.generators.phantom import sample_case
 
     ap = argparse.ArgumentParser()
@@ -33,7 +37,9 @@ def main() -> None:
     for mode in MODES:
         start = time.perf_counter()
         results = [scrub_report(c.report, mode, key=b"benchmark") for c in cases]
-        out[f"{mode}_reports_per_second"] = round(args.n / (time.perf_counter() - start), 1)
+        seconds = time.perf_counter() - start
+        out[f"{mode}_reports_per_second"] = round(args.n / seconds, 1)
+        out[f"{mode}_ms_per_report"] = round(1000 * seconds / args.n, 3)
     start = time.perf_counter()
     for text in plain:
         scrub_report(text)
@@ -48,6 +54,13 @@ def main() -> None:
     scores = span_scores((c.phi_spans, r.hits) for c, r in zip(cases, results))
     out["per_kind"] = {k: {"gold": s.gold, "recall": round(s.recall, 4), "replacements": s.hits,
                            "precision": round(s.precision, 4)} for k, s in scores.items()}
+    data = Path(__file__).resolve().parents[1] / "tests" / "anonymize" / "data"
+    for name, suffix in (("item_set", ""), ("item_set_heldout", "_heldout")):
+        items, sentences = data / f"phi_items{suffix}.jsonl", data / f"phi_clinical_sentences{suffix}.txt"
+        if items.exists() and sentences.exists():
+            report = evaluate_items(load_phi_items(items), load_sentences(sentences)).as_dict()
+            out[name] = {k: report[k] for k in ("items", "found", "recall", "per_kind", "missed", "sentences",
+                                                 "false_positives", "false_positive_hits")}
     print(json.dumps(out))
 
 
