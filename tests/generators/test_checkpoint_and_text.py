@@ -1,9 +1,20 @@
+import hashlib
 import json
+import shutil
+import struct
+import time
+from pathlib import Path
 
 import pytest
 import torch
 
-from medmint.generators.diffusion.checkpoint import CheckpointError, save_checkpoint, verify_checkpoint
+from medmint.generators.diffusion.checkpoint import (
+    CheckpointError,
+    preflight_checkpoint,
+    read_safetensors_header,
+    save_checkpoint,
+    verify_checkpoint,
+)
 from medmint.generators.diffusion.text_tokenizer import TextTokenizer, join_sections, split_sections
 
 REPORTS = [
@@ -71,3 +82,102 @@ def test_newer_format_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="format_version 99 is not supported"):
         verify_checkpoint(d)
     assert json.loads((d / "medmint.json").read_text())["format_version"] == 99
+
+
+# --- pre-flight: hashes that match are not weights that load ------------------------------------
+
+DEFAULT = Path(__file__).resolve().parents[2] / "checkpoints" / "default"
+
+
+def _header(path: Path) -> tuple[dict, bytes]:
+    raw = path.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    return json.loads(raw[8:8 + n]), raw[8 + n:]
+
+
+def _pack(header: dict, data: bytes) -> bytes:
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def rehash(directory: Path) -> None:
+    """Rewrite SHA256SUMS for the files as they now are: the hashes match, whatever the bytes say."""
+    names = [line.partition("  ")[2] for line in (directory / "SHA256SUMS").read_text().splitlines()]
+    (directory / "SHA256SUMS").write_text(
+        "".join(f"{hashlib.sha256((directory / n).read_bytes()).hexdigest()}  {n}\n" for n in names))
+
+
+def _swap_a_shape(header: dict, data: bytes) -> bytes:
+    name = next(k for k, v in header.items() if k != "__metadata__" and len(v["shape"]) == 2
+                and v["shape"][0] != v["shape"][1])
+    header[name]["shape"] = header[name]["shape"][::-1]  # same bytes, transposed: only the architecture tells
+    return _pack(header, data)
+
+
+def _drop_a_tensor(header: dict, data: bytes) -> bytes:
+    from safetensors.torch import load, save
+
+    tensors = load(_pack(header, data))
+    tensors.pop(sorted(tensors)[0])
+    return save(tensors)
+
+
+CORRUPTIONS = {
+    "shape": (_swap_a_shape, r"model\.safetensors: tensor '.+' has shape \(\d+, \d+\), medmint\.json's architecture "
+                             r"needs \(\d+, \d+\)"),
+    "header_json": (lambda h, d: b"\x10" + b"\0" * 7 + b"{not json at all" + d,
+                    r"model\.safetensors: corrupt safetensors header \(not JSON"),
+    "header_length": (lambda h, d: struct.pack("<Q", 1 << 40) + d, r"model\.safetensors: corrupt safetensors header "
+                                                                  r"\(declares \d+ header bytes"),
+    "truncated": (lambda h, d: _pack(h, d[:-1000]), r"model\.safetensors: truncated: the header describes \d+ bytes"),
+    "offsets": (lambda h, d: _pack({**h, **{k: {**v, "data_offsets": [0, v["data_offsets"][1] - v["data_offsets"][0]]}
+                                            for k, v in list(h.items())[-1:] if k != "__metadata__"}}, d),
+                r"model\.safetensors: tensor '.+': overlaps the tensor before it"),
+    "missing": (_drop_a_tensor, r"model\.safetensors: tensor '.+' missing, which medmint\.json's architecture needs"),
+}
+
+
+@pytest.fixture(scope="module")
+def default_copy(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("ckpt") / "default"
+    shutil.copytree(DEFAULT, d)
+    return d
+
+
+def test_preflight_passes_the_default_checkpoint_in_well_under_a_second(default_copy):
+    preflight_checkpoint(default_copy)  # the first call imports torch and transformers
+    started = time.perf_counter()
+    ckpt = preflight_checkpoint(default_copy)
+    assert ckpt.sha256 == verify_checkpoint(DEFAULT).sha256
+    assert time.perf_counter() - started < 1.0  # measured: about 40 ms, hashing included
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_preflight_names_the_file_and_fault_of_a_corrupt_tensor_file_whose_hash_matches(kind, default_copy, tmp_path):
+    corrupt, message = CORRUPTIONS[kind]
+    d = tmp_path / "ckpt"
+    shutil.copytree(default_copy, d)
+    header, data = _header(d / "model.safetensors")
+    (d / "model.safetensors").write_bytes(corrupt(header, data))
+    rehash(d)
+    verify_checkpoint(d)  # the hashes alone let it through
+    with pytest.raises(CheckpointError, match=message) as err:
+        preflight_checkpoint(d)
+    assert "\n" not in str(err.value)
+
+
+def test_preflight_checks_every_module_medmint_json_describes(default_copy, tmp_path):
+    d = tmp_path / "ckpt"
+    shutil.copytree(default_copy, d)
+    manifest = json.loads((d / "medmint.json").read_text())
+    manifest["critics"]["findings"]["config"]["feature_dim"] *= 2  # the classifier file no longer fits its config
+    (d / "medmint.json").write_text(json.dumps(manifest))
+    rehash(d)
+    with pytest.raises(CheckpointError, match=r"critic_findings\.safetensors: tensor '.+' (has shape|missing)"):
+        preflight_checkpoint(d)
+
+
+def test_read_safetensors_header_of_a_short_file(tmp_path):
+    (tmp_path / "x.safetensors").write_bytes(b"abc")
+    with pytest.raises(CheckpointError, match=r"x\.safetensors: not a safetensors file \(3 bytes"):
+        read_safetensors_header(tmp_path / "x.safetensors")

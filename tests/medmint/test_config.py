@@ -43,6 +43,17 @@ def test_unknown_key_names_the_file_that_set_it(tmp_path):
     assert "\n" not in msg
 
 
+@pytest.mark.parametrize("override, message", [
+    ("nosuch.deep.key=1", "--set nosuch.deep.key: unknown key 'nosuch'"),
+    ("target.nosuch.deep=1", "--set target.nosuch.deep: unknown key 'target.nosuch'"),
+    ("generator.phantom.nosuch=1", "--set generator.phantom.nosuch: unknown key 'generator.phantom.nosuch'"),
+])
+def test_an_unknown_key_that_set_adds_is_blamed_on_set_not_the_file(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(CONFIGS / "demo-phantom.yaml", [override])
+    assert str(err.value) == message
+
+
 @pytest.mark.parametrize(
     "override, expected",
     [
