@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import traceback
@@ -435,32 +434,6 @@ class _progress:
         self._bar.__exit__(*exc)
 
 
-class _LibraryNotices(logging.Filter):
-    """Drops what libraries log that is not about this run: Beam warns on the root logger, at import,
-    that optional GCP clients are missing ("apitools not found ..."). Errors always pass."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR:
-            return True
-        return not (record.name == "root" and f"{os.sep}apache_beam{os.sep}" in record.pathname)
-
-
-def quiet_logging() -> None:
-    """Library log lines reach stderr only as warnings and errors (Great Expectations' and Beam's INFO
-    lines do not, even when Beam lowers the root logger to INFO), minus Beam's import notices. The
-    handler goes on the root logger before any library logs, so ``logging.basicConfig`` (which Beam's
-    first ``logging.warning`` calls) adds none of its own."""
-    root = logging.getLogger()
-    if any(getattr(h, "_medmint", False) for h in root.handlers):
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)
-    handler.addFilter(_LibraryNotices())
-    handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
-    handler._medmint = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-
-
 def _usage_line(exc: Any) -> str:
     """A click usage error (bad option value, missing argument, unknown option or command) as the
     rest of the one ``medmint: error:`` line every bad input gets."""
@@ -489,6 +462,8 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:  # a Typer that uses click itself
         from click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
     from typer.exceptions import Abort
+
+    from medmint.errors import quiet_logging
 
     quiet_logging()
     try:

@@ -27,10 +27,15 @@ import traceback
 from contextlib import nullcontext
 from typing import Any, ContextManager, Sequence
 
-import grpc
-from apache_beam.portability.api import beam_fn_api_pb2, beam_fn_api_pb2_grpc
+if __name__ == "__main__":  # a worker process: stderr as quiet as the CLI's before Beam's imports log notices
+    from medmint.errors import quiet_logging
 
-from medmint.config import GeneratorConfig, MedmintConfig
+    quiet_logging()
+
+import grpc  # noqa: E402
+from apache_beam.portability.api import beam_fn_api_pb2, beam_fn_api_pb2_grpc  # noqa: E402
+
+from medmint.config import GeneratorConfig, MedmintConfig  # noqa: E402
 
 # How long a worker process may take to import and load its model before the run gives up.
 START_TIMEOUT_S = 300.0

@@ -38,7 +38,9 @@ def as_a_user(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     cwd = tmp_path_factory.mktemp("cwd")
-    proc = as_a_user("generate", rel(CONFIGS / "demo-phantom.yaml", cwd), "--out", "out/run", *SETS, cwd=cwd)
+    # two warm worker processes: they too run from cwd, and their stderr is the user's
+    proc = as_a_user("generate", rel(CONFIGS / "demo-phantom.yaml", cwd), "--out", "out/run", *SETS, "--workers", "2",
+                     cwd=cwd)
     return cwd, proc
 
 
@@ -60,7 +62,8 @@ def test_generate_stderr_holds_nothing_but_medmint_lines(run):
 
 def test_rerunning_the_same_relative_command_resumes_into_the_same_folder(run):
     cwd, _ = run
-    again = as_a_user("generate", rel(CONFIGS / "demo-phantom.yaml", cwd), "--out", "out/run", *SETS, cwd=cwd)
+    again = as_a_user("generate", rel(CONFIGS / "demo-phantom.yaml", cwd), "--out", "out/run", *SETS, "--workers", "2",
+                      cwd=cwd)
     assert again.returncode == 0, again.stderr
     assert "run complete" in again.stdout and "\naudit " in again.stdout
     # from another directory, the same OUT written another way is the same run
@@ -105,3 +108,16 @@ def test_a_relative_out_that_cannot_be_written_is_bad_input_before_any_work(tmp_
     proc = medmint_cli("generate", rel(CONFIGS / "demo-phantom.yaml", tmp_path), "--out", "taken/run", *SETS,
                        cwd=tmp_path)
     assert proc.returncode == 2 and "taken" in error_line(proc)
+
+
+def test_resuming_with_other_weights_at_the_same_checkpoint_path_is_refused(run, tmp_path):
+    """generator.checkpoint is a path relative to where you run, and the config hash holds the path: the
+    same config from another directory can name other weights. run.json's checkpoint_sha256 decides."""
+    cwd, _ = run
+    out = tmp_path / "run"
+    shutil.copytree(cwd / "out" / "run", out)
+    manifest = json.loads((out / "run.json").read_text())
+    manifest.update(status="running", checkpoint_sha256="0" * 64)  # as if started with other weights
+    (out / "run.json").write_text(json.dumps(manifest))
+    proc = medmint_cli("generate", rel(CONFIGS / "demo-phantom.yaml", tmp_path), "--out", "run", *SETS, cwd=tmp_path)
+    assert proc.returncode == 2 and "its run was started with checkpoint 000000000000" in error_line(proc)
