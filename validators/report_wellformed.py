@@ -53,6 +53,7 @@ from medmint.validators.base import Batch, ValidationContext, Validator
 BOS, EOS = "<s>", "</s>"
 MAX_UNIGRAMS = 8192  # most frequent words kept (24 bytes each)
 MAX_BIGRAMS = 32768  # most frequent word pairs kept (8 bytes each)
+MAX_SHORT = 8192  # most frequent short sentences kept (8 bytes each)
 SHORT = 2  # a sentence of at most this many words must be one the training reports hold
 NO_STATS_SURPRISE = 4.0  # a structural event with no statistics to weigh it
 SCALARS = ("sentences", "tokens", "sections", "empty_sections", "unterminated_sections", "punctuation",
@@ -190,6 +191,7 @@ class ReportNgrams:
         kept_pairs = sorted((p for p in pairs if BOS not in p and EOS not in p),
                             key=lambda p: (-pairs[p], p))[:max_bigrams]
         sc["bigram_min_count"] = pairs[kept_pairs[-1]] if len(kept_pairs) == max_bigrams else 1
+        kept_short = sorted(short, key=lambda k: (-short[k], k))[:MAX_SHORT]
         tensors = {
             "scalars": np.array([sc[k] for k in SCALARS], np.int64),
             "unigram_keys": np.array([_hash(w) for w in words], np.int32),
@@ -197,8 +199,8 @@ class ReportNgrams:
                                       np.int32).reshape(-1, 5),
             "bigram_keys": np.array([_hash(f"{a} {b}") for a, b in kept_pairs], np.int32),
             "bigram_counts": np.array([pairs[p] for p in kept_pairs], np.int32),
-            "short_keys": np.array([_hash(k) for k in short], np.int32),
-            "short_counts": np.array(list(short.values()), np.int32),
+            "short_keys": np.array([_hash(k) for k in kept_short], np.int32),
+            "short_counts": np.array([short[k] for k in kept_short], np.int32),
         }
         return cls(tensors)
 
