@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pyarrow.parquet as pq
 import pytest
 
 from medmint.generators.diffusion.checkpoint import verify_checkpoint
-from tests.conftest import CONFIGS, REPO, medmint_cli
+from tests.conftest import REPO, medmint_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -28,9 +29,10 @@ def test_the_default_checkpoint_is_small_verified_and_calibrated():
 
 def test_the_readme_main_command_generates_with_the_default_checkpoint(tmp_path):
     out = tmp_path / "demo"
-    # run from the repository root, as the README does (the config names checkpoints/default)
-    proc = medmint_cli("generate", str(CONFIGS / "demo.yaml"), "--out", str(out), "--set", f"target.total={N}",
-                       "--set", "generator.batch_size=4", cwd=REPO)
+    # run from the repository root, as the README does (the config names checkpoints/default), with a
+    # relative config and a relative OUT (an absolute one once hid a failure at the audit)
+    proc = medmint_cli("generate", "configs/demo.yaml", "--out", os.path.relpath(out, REPO),
+                       "--set", f"target.total={N}", "--set", "generator.batch_size=4", cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = json.loads((out / "run.json").read_text())
     assert run["checkpoint_sha256"] == verify_checkpoint(DEFAULT).sha256
