@@ -511,10 +511,14 @@ def _rejected(c: Corpus, per_reason: int = 2) -> tuple[str, dict[str, Any]]:
     if not rows:
         return note("No row was rejected.", ""), {}
     picked: dict[str, list[int]] = {}
-    for r in rows:
-        for gate in reasons[r]:
-            if len(picked.setdefault(gate, [])) < per_reason:
-                picked[gate].append(r)
+    shown: set[int] = set()
+    for fresh_only in (True, False):  # rows not shown under another reason first, so more rows are seen
+        for r in rows:
+            for gate in reasons[r]:
+                got = picked.setdefault(gate, [])
+                if len(got) < per_reason and r not in got and not (fresh_only and r in shown):
+                    got.append(r)
+                    shown.add(r)
     parts = []
     for gate, rs in sorted(picked.items()):
         cells = [_cell(c, r, None, '<ul class="reasons">' + "".join(f"<li>{esc(t)}</li>" for t in c.reason_texts.get(r, []))
@@ -776,13 +780,13 @@ h2{font-size:17px;border-bottom:1px solid #e2e8f0;padding-bottom:4px}h3{font-siz
 table{border-collapse:collapse;margin:6px 0;font-size:13px}th,td{border:1px solid #e2e8f0;padding:3px 8px;
 text-align:left;vertical-align:top}th{background:#edf2f7}td{max-width:420px;overflow-wrap:anywhere}
 .verdict{display:inline-block;font-size:28px;font-weight:700;padding:4px 18px;border-radius:6px;margin:8px 0;color:#fff}
-.verdict.pass{background:#2f855a}.verdict.warn{background:#b7791f}.verdict.fail{background:#c53030}
+.verdict.pass{background:#2f855a}.verdict.warn{background:#b7791f;color:#fff}.verdict.fail{background:#c53030}
 ul.why li{margin:3px 0}.ok{color:#2f855a;font-weight:600}
 .bad{color:#c53030;font-weight:700}.na{color:#744210;background:#fffbeb;padding:6px 10px;border-left:3px solid #d69e2e}
 .warn{color:#744210}.small{font-size:12px;color:#4a5568}
 .grid{display:flex;flex-wrap:wrap;gap:10px}figure{margin:0;border:1px solid #edf2f7;padding:4px}
 figcaption{font-size:11px;color:#4a5568;max-width:340px}svg .t{font-size:12px;font-weight:600}svg .a{font-size:10px}
-.row{display:flex;flex-wrap:wrap;gap:10px}.cell{width:600px;display:flex;gap:8px;border:1px solid #edf2f7;padding:4px}
+.row{display:flex;flex-wrap:wrap;gap:10px}.cell{width:560px;display:flex;gap:8px;border:1px solid #edf2f7;padding:4px}
 .cell img{image-rendering:auto;background:#000;display:block;flex:none}.side{flex:1;min-width:0}
 .noimg{width:120px;height:120px;flex:none;background:#edf2f7;color:#718096;font-size:11px;padding:6px}
 table.labels{font-size:12px;margin:2px 0}table.labels th{width:80px}ul.reasons{margin:2px 0 4px 16px;padding:0;font-size:12px;color:#9b2c2c}
