@@ -298,8 +298,29 @@ def check_report(findings: str, impression: str, stats: ReportNgrams | None) -> 
                 if len(s.tokens) > 1 and len(t) == 1 and t.isalpha() and t not in "ai":
                     add(None, None, name, s.text, f"starts with a stray letter {t!r}")
                 continue
+            before = len(events)
             _statistical(s, stats, name, add)
+            _accumulate(events, before, name, s.text)
     return events
+
+
+FAULT = 1.0  # an event more likely than 1 in 10^FAULT is no fault
+
+
+def _accumulate(events: list[Event], start: int, section: str, sentence: str) -> None:
+    """A sentence with several faults: the worst counts in full, each further fault by how much
+    rarer it is than 1 in 10^FAULT (a sentence has about that many chances -- its word pairs, first
+    and last word -- to show one unremarkable novelty, so only the excess is evidence). Appended as
+    one more event, so the report's score stays the surprise of its least likely event."""
+    faults = sorted((e for e in events[start:] if e.surprise > FAULT), key=lambda e: -e.surprise)
+    if len(faults) < 2:
+        return
+    total = faults[0].surprise + sum(e.surprise - FAULT for e in faults[1:])
+    parts = list(faults)
+    events.append(Event(total, section, sentence,
+                        lambda: f"{parts[0].what} (1 in 10^{parts[0].surprise:.1f}), and {len(parts) - 1} more "
+                        f"fault{'s' if len(parts) > 2 else ''}: " + "; ".join(
+                            f"{e.what} (1 in 10^{e.surprise:.1f})" for e in parts[1:])))
 
 
 def _statistical(s: Sentence, stats: ReportNgrams, name: str, add: Any) -> None:
@@ -313,6 +334,16 @@ def _statistical(s: Sentence, stats: ReportNgrams, name: str, add: Any) -> None:
                 f"has a stray letter {t!r} (training reports use {_n(sc['letter_types'])} single letters "
                 f"among {_n(words)} words)",
                 p=_novel(words, sc["tokens"]) * (sc["letter_types"] + 0.5) / (words + 1))
+    for i, t in enumerate(s.tokens[1:-1], 1):
+        w = stats.word(t)
+        if len(t) == 1 and t.isalpha() and w[0] >= 2 and not stats.pair(s.tokens[i - 1], t) \
+                and not stats.pair(t, s.tokens[i + 1]):
+            # a single letter the training reports use only in set phrases ("Kerley B"), here between
+            # two words it never stood next to: both of its neighbours are new to it
+            add(None, None, name, s.text,
+                f"has a stray letter {t!r} between words it never follows or precedes in training ({t!r} "
+                f"{_n(w[0])} times, {_n(w[4])} different previous and {_n(w[3])} different next words)",
+                p=_novel(w[4], w[0]) * _novel(w[3], w[0]))
     first, last = stats.word(s.tokens[0]), stats.word(s.tokens[-1])
     if first[0]:
         add(first[1], first[0], name, s.text,
