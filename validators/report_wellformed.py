@@ -14,6 +14,9 @@ the model was trained on, stored in the checkpoint as ``report_ngrams.safetensor
 
 - ``ends``: the sentence ends on word w: P(sentence ends | w) = (ends(w) + 1/2) / (count(w) + 1).
   "of" seen 3,000 times and never last gives 1 in 6,000; a rare word that ended once gives 1/2.
+  Where the statistics know the last word pair, the end is conditioned on it too (Witten-Bell): the
+  pair's ends plus the chance of a follower never seen after it times P(ends | w). ", or" written 24
+  times, always followed by "pneumothorax", makes "..., or." 1 in 10^3.6, not 1 in 10^2.4.
 - ``starts``: the same for the first word, and for a lowercase first letter.
 - ``pairs``: a word pair the training reports never wrote. Its probability is the chance (Witten-
   Bell) that the first word is followed, and the second preceded, by a word never seen next to
@@ -21,16 +24,22 @@ the model was trained on, stored in the checkpoint as ``report_ngrams.safetensor
   different words, so "the <new word>" is unremarkable; "view" is followed by "of" alone in the
   phantom's 9,000 reports, so "view the" is not. The sentence's least likely pair counts.
 - ``letter``: a single letter the training reports never use: the chance of an unseen word times
-  the share of single letters among the words seen ("Kerley B" is fine where training says it).
+  the share of single letters among the words seen ("Kerley B" is fine where training says it); a
+  letter the training reports use, between two words it was never next to ("since the b study"):
+  the chance of a new previous word times that of a new next word.
 - ``short``: a sentence of at most two words that no training report holds (Witten-Bell over the
   short sentences seen: "Moderate." where training only ever wrote "Cardiomegaly.").
 - ``doubled``, ``punctuation``, ``empty``, ``unterminated``: a doubled word (a pair never in
   training), doubled punctuation or a sentence ending on a comma, an empty sentence or section, a
   section without final punctuation -- each at its rate in the training reports.
 
-The score is the surprise of the report's least likely event, -log10 of its probability (3 = an
-event seen once in a thousand chances in the training reports); the reason quotes the sentence
-and says which event and how often training showed it. Evidence grows with the training reports:
+A sentence with several *faults* (events rarer than 1 in 10) gets one more event: the worst fault
+in full plus, for each further one, its surprise beyond 1 (a sentence has about ten chances to show
+one unremarkable novelty, so only the excess is evidence): word salad and orphan fragments show a
+never-first first word, a never-last last word and unseen pairs together. The score is the surprise
+of the report's least likely event, -log10 of its probability (3 = an event seen once in a thousand
+chances in the training reports); the reason quotes the sentence and says which event(s) and how
+often training showed them. Evidence grows with the training reports:
 "ends on 'or'" is 1 in 10^2.3 after 110 uses, 1 in 10^4 after 5,000. Without statistics (the
 phantom, an uncalibrated checkpoint) only the language-free events are checked (doubled words and
 punctuation, empty sentences and sections, a sentence opening on a stray letter), each at a fixed
@@ -141,6 +150,11 @@ class ReportNgrams:
         # per word: count, starts, ends, distinct next words, distinct previous words
         self._uni = dict(zip(arr["unigram_keys"].tolist(), map(tuple, arr["unigram_stats"].reshape(-1, 5).tolist())))
         self._bi = dict(zip(arr["bigram_keys"].tolist(), arr["bigram_counts"].tolist()))
+        # per kept word pair (optional: statistics written before it lack it): how often it ends a
+        # sentence and how many different words (or the end) follow it, packed as ends << 16 | types
+        nxt = arr.get("bigram_next")
+        self._bi_next = ({} if nxt is None else
+                         dict(zip(arr["bigram_keys"].tolist(), ((v >> 16, v & 0xFFFF) for v in nxt.tolist()))))
         self._short = dict(zip(arr["short_keys"].tolist(), arr["short_counts"].tolist()))
         self.tensors = arr
 
@@ -153,6 +167,7 @@ class ReportNgrams:
 
         sc = dict.fromkeys(SCALARS, 0)
         count, starts, ends, pairs, short = Counter(), Counter(), Counter(), Counter(), Counter()
+        triples = Counter()
         for report in reports:
             for section in split_sections(report):
                 sc["sections"] += 1
@@ -173,6 +188,7 @@ class ReportNgrams:
                     ends[s.tokens[-1]] += 1
                     seq = (BOS, *s.tokens, EOS)
                     pairs.update(zip(seq, seq[1:]))
+                    triples.update(zip(seq, seq[1:], seq[2:]))
                     sc["doubled"] += sum(a == b and _alpha(a) for a, b in zip(s.tokens, s.tokens[1:]))
                     if s.first_char:
                         sc["alpha_starts"] += 1
@@ -187,6 +203,11 @@ class ReportNgrams:
         for a, b in pairs:
             types_follow[a] += 1
             types_prec[b] += 1
+        pair_ends, pair_types = Counter(), Counter()
+        for a, b, c in triples:
+            pair_types[a, b] += 1
+            if c == EOS:
+                pair_ends[a, b] = triples[a, b, c]
         words = sorted(count, key=lambda w: (-count[w], w))[:max_unigrams]
         kept_pairs = sorted((p for p in pairs if BOS not in p and EOS not in p),
                             key=lambda p: (-pairs[p], p))[:max_bigrams]
@@ -199,6 +220,8 @@ class ReportNgrams:
                                       np.int32).reshape(-1, 5),
             "bigram_keys": np.array([_hash(f"{a} {b}") for a, b in kept_pairs], np.int32),
             "bigram_counts": np.array([pairs[p] for p in kept_pairs], np.int32),
+            "bigram_next": np.array([min(pair_ends[p], 0x7FFF) << 16 | min(pair_types[p], 0xFFFF) for p in kept_pairs],
+                                    np.int64).astype(np.int32),
             "short_keys": np.array([_hash(k) for k in kept_short], np.int32),
             "short_counts": np.array([short[k] for k in kept_short], np.int32),
         }
@@ -224,6 +247,10 @@ class ReportNgrams:
 
     def pair(self, a: str, b: str) -> int:
         return self._bi.get(_hash(f"{a} {b}"), 0)
+
+    def pair_next(self, a: str, b: str) -> tuple[int, int] | None:
+        """(sentences the pair ends, different words or the end that follow it), None where unknown."""
+        return self._bi_next.get(_hash(f"{a} {b}"))
 
     def short(self, s: Sentence) -> int:
         return self._short.get(_hash(_short_key(s)), 0)
@@ -349,8 +376,22 @@ def _statistical(s: Sentence, stats: ReportNgrams, name: str, add: Any) -> None:
         add(first[1], first[0], name, s.text,
             lambda: f"starts with {s.tokens[0]!r} (first in {_n(first[1])} of its {_n(first[0])} training uses)")
     if last[0]:
-        add(last[2], last[0], name, s.text,
-            lambda: f"ends on {s.tokens[-1]!r} (last in {_n(last[2])} of its {_n(last[0])} training uses)")
+        p_end = _rate(last[2], last[0])
+        tail = stats.pair_next(*s.tokens[-2:]) if len(s.tokens) > 1 else None
+        n_tail = stats.pair(*s.tokens[-2:]) if tail is not None else 0
+        if tail is not None and n_tail:
+            # Witten-Bell on the last two words: "... effusion, or." -- training wrote ", or" 24 times,
+            # always followed by "pneumothorax", so the end after it is the chance of a new follower
+            # times the chance that 'or' ends a sentence at all
+            e, types = tail
+            p_pair = (e + (types + 0.5) * p_end) / (n_tail + types + 1)
+            add(None, None, name, s.text,
+                lambda: f"ends on {s.tokens[-1]!r} (last in {_n(last[2])} of its {_n(last[0])} training uses) after "
+                f"{s.tokens[-2]!r} ({' '.join(s.tokens[-2:])!r} last in {_n(e)} of its {_n(n_tail)} uses, followed "
+                f"by {_n(types)} different words or the end)", p=p_pair)
+        else:
+            add(last[2], last[0], name, s.text,
+                lambda: f"ends on {s.tokens[-1]!r} (last in {_n(last[2])} of its {_n(last[0])} training uses)")
     if s.first_char.islower():
         add(sc["lower_starts"], sc["alpha_starts"], name, s.text,
             f"starts lowercase (as {_n(sc['lower_starts'])} of {_n(sc['alpha_starts'])} training sentences)")

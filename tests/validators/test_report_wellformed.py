@@ -59,8 +59,8 @@ def test_real_held_out_reports_pass_and_broken_ones_fail(real):
     # (see the README)
     for kind in ("issue", "doubled", "punctuation", "empty_section", "glued", "letter", "orphan"):
         assert per_kind[kind] == 1.0, (kind, per_kind)
-    assert per_kind["truncated"] >= 0.85 and per_kind["salad"] >= 0.88, per_kind
-    assert rejected >= 0.96, per_kind
+    assert per_kind["truncated"] >= 0.95 and per_kind["salad"] >= 0.88, per_kind
+    assert rejected >= 0.98, per_kind
 
 
 def test_each_class_of_fault_is_named(real):
@@ -75,6 +75,8 @@ def test_each_class_of_fault_is_named(real):
         "FINDINGS is empty": ("", "No acute process."),
         "starts lowercase": ("The lungs are clear. there is no pneumothorax.", "No acute process."),
         "stray letter 'b' between words": ("The lungs are clear.", "Little change since the b study."),
+        "ends on 'or' (last in 0 of its 110 training uses) after ','": (
+            "No focal consolidation, pleural effusion, or.", "No acute process."),
         "1 more fault": ("Bibasilar atelectasis is present.", "Bibasilar. No acute process."),
     }
     for what, (findings, impression) in cases.items():
@@ -113,6 +115,11 @@ def test_statistics_round_trip_and_stay_small(real):
                                 max_bigrams=100)
     assert len(pruned) == 50 and pruned.describe()["word_pairs"] == 100 and pruned.scalars["bigram_min_count"] > 1
     assert sum(t.numel() * t.element_size() for t in stats.to_tensors().values()) < 64 * 1024
+    # statistics written before the word pairs' followers were counted (the default checkpoint's)
+    older = ReportNgrams({k: v for k, v in stats.to_tensors().items() if k != "bigram_next"})
+    assert older.pair_next(",", "or") is None and stats.pair_next(",", "or") == (0, 1)
+    assert _score(older, "No focal consolidation, pleural effusion, or.", "No acute process.") < \
+        _score(stats, "No focal consolidation, pleural effusion, or.", "No acute process.")
 
 
 def test_sentences_keep_decimals_and_split_abbreviations_consistently():
