@@ -52,15 +52,15 @@ def test_real_held_out_reports_pass_and_broken_ones_fail(real):
     per_kind = {k: float((broken_scores[kinds == k] > t).mean()) for k in sorted(set(kinds))}
     print(json.dumps({"held_out_accepted": accepted, "broken_rejected": rejected, "per_kind": per_kind}))
     assert len(held) >= 100 and len(broken) >= 100
-    assert accepted >= 0.98, [(r, s) for r, s in zip(held, held_scores) if s > t]
+    assert accepted >= 0.99, [(r, s) for r, s in zip(held, held_scores) if s > t]
     # the structural faults are caught whatever the training set's size; orphan fragments and stray
     # letters (a letter the training reports use, "Kerley B", by its two unseen neighbours) by their
     # faults added up; truncations and word salad only as far as 1,000 training reports give evidence
     # (see the README)
     for kind in ("issue", "doubled", "punctuation", "empty_section", "glued", "letter", "orphan"):
         assert per_kind[kind] == 1.0, (kind, per_kind)
-    assert per_kind["truncated"] >= 0.95 and per_kind["salad"] >= 0.88, per_kind
-    assert rejected >= 0.98, per_kind
+    assert per_kind["truncated"] >= 0.9 and per_kind["salad"] >= 0.88, per_kind
+    assert rejected >= 0.97, per_kind
 
 
 def test_each_class_of_fault_is_named(real):
@@ -120,6 +120,9 @@ def test_statistics_round_trip_and_stay_small(real):
     assert older.pair_next(",", "or") is None and stats.pair_next(",", "or") == (0, 1)
     assert _score(older, "No focal consolidation, pleural effusion, or.", "No acute process.") < \
         _score(stats, "No focal consolidation, pleural effusion, or.", "No acute process.")
+    # "is new" is always "is new opacity" in training, but the word after 'is' often ends a sentence
+    assert _score(stats, "Plate-like atelectasis at the right base is new.", "No acute process.") \
+        <= WellFormed.default_threshold
 
 
 def test_sentences_keep_decimals_and_split_abbreviations_consistently():
