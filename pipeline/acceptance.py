@@ -73,6 +73,12 @@ class Acceptance:
         # Shrink only the lifts that lower the rate: an estimate too low over-plans and overshoots the
         # surplus cap (which cannot be undone), one too high only costs a top-up round.
         log_lift = np.where(log_lift < 0, log_lift * n_f / (n_f + LIFT_SHRINK), log_lift)
+        # Nor may the base: fitted to the raw counts it collapses to the floor after a round with few or no
+        # acceptances (0 of 8 read as 2 %, and the next round overshot the surplus cap threefold), so the
+        # rate it predicts for the requests seen is held at or above the shrunk overall share.
+        seen = float((n * np.minimum(1.0, np.exp(log_base + x @ log_lift))).sum() / n.sum())
+        if seen < overall:
+            log_base += math.log(overall / seen)
         per = {f: float((a_f[j] + SHRINK * overall) / (n_f[j] + SHRINK)) for j, f in enumerate(labels)}
         lift = {f: float(math.exp(v)) for f, v in zip(labels, log_lift)}
         return cls(float(overall), per, float(math.exp(log_base)), lift)

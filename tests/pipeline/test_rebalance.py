@@ -405,3 +405,20 @@ def test_budget_default_and_tolerance_units():
     assert cfg.target.surplus_count == 20
     demo_yaml = Path(__file__).resolve().parents[2] / "configs" / "demo-phantom.yaml"
     assert load_config(demo_yaml).target.balance.mode == "none"  # old configs keep meaning what they meant
+
+
+def test_a_round_with_no_acceptance_does_not_make_the_next_overshoot(phantom):
+    """0 of 8 accepted once read as the 2 % floor, and the next round's 201 requests gave 22 of 8 at the
+    true 11 %: the estimate now stays at the shrunk overall share for the requests seen."""
+    cfg = cfg_for({"mode": "none"}, total=8, seed=0)
+    ledger = Ledger()
+    for req in plan_round(cfg, phantom, round_index=0, accepted_counts={}, total_accepted=0,
+                          acceptance=ledger.acceptance(), budget_left=1000).requests:
+        ledger.record(req.findings, False)
+    acc = ledger.acceptance()
+    assert acc.overall == pytest.approx(4 / 12)
+    seen = np.array([[label in key for label in CHEXPERT_LABELS] for key in ledger.groups], bool)
+    weights = np.array([n for n, _ in ledger.groups.values()], float)
+    assert acc.combo_rates(seen) @ weights / weights.sum() >= acc.overall - 1e-9  # not the 2 % floor
+    run = run_rounds(cfg, phantom, lambda req: bool(np.random.default_rng(req.seed).random() < 0.1), max_rounds=40)
+    assert run.assessment.done and run.ledger.n_accepted <= 8 + 1, [len(p.requests) for p in run.plans]
