@@ -255,7 +255,9 @@ def _print_round(event: Any) -> None:
     typer.echo(f"round {rec['round']}: {rec['requested']} requested, {counts.get('accepted', 0)} accepted "
                f"({rec['acceptance_rate']:.0%}); total {total['have']} of {total['wanted']}")
     for finding, status in progress["findings"].items():
-        mark = "met" if status["met"] else f"short {status['shortfall']}"
+        gap = status["wanted"] - status["have"]
+        mark = (f"short {status['shortfall']}" if not status["met"] else
+                f"met within the tolerance, {gap} short" if gap > 0 else "met")
         typer.echo(f"  {finding}: {status['have']} of {status['wanted']} ({mark})")
 
 

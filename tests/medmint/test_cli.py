@@ -125,3 +125,19 @@ def test_a_corrupt_checkpoint_whose_hashes_match_is_one_line_exit_2_and_no_out(t
     assert proc.stderr.splitlines() == [error_line(proc)], proc.stderr
     assert error_line(proc).startswith("medmint: error: ckpt/model.safetensors: tensor ")
     assert "has shape" in error_line(proc) and not (tmp_path / "out").exists()
+
+
+def test_a_round_line_says_when_a_target_is_met_only_within_the_tolerance(capsys) -> None:
+    from types import SimpleNamespace
+
+    from medmint.cli import _print_round
+
+    status = lambda have, met, short=0: {"wanted": 60, "have": have, "met": met, "shortfall": short}  # noqa: E731
+    event = SimpleNamespace(
+        record={"round": 1, "requested": 90, "counts": {"accepted": 80}, "acceptance_rate": 0.8},
+        progress={"total": {"have": 400, "wanted": 400},
+                  "findings": {"A": status(58, True), "B": status(61, True), "C": status(40, False, 20)}})
+    _print_round(event)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == ["  A: 58 of 60 (met within the tolerance, 2 short)", "  B: 61 of 60 (met)",
+                         "  C: 40 of 60 (short 20)"]
