@@ -614,15 +614,15 @@ def _real_images(reference: Reference | None, ckpt_manifest: Mapping[str, Any], 
     return None, None, why
 
 
-def _images_section(c: Corpus, manifest: Mapping[str, Any], out: Path, reference: Reference | None,
-                    ) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
+def _images_section(c: Corpus, manifest: Mapping[str, Any], checkpoint: tuple[Path | None, str | None],
+                    reference: Reference | None) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     """Feature metrics and memorization share the critic and the real images, so one function."""
     from medmint.validators.audit_metrics import feature_metrics, histogram, memorization
 
     thr = next((v.get("threshold") for v in manifest.get("validators", [])
                 if v.get("name") == "privacy_nearest_training" and v.get("used")), None)
     gen_dist = c.scores.get("privacy_nearest_training", (np.zeros(0), np.zeros(0, int)))[0]
-    ckpt, why = _checkpoint(manifest, out)
+    ckpt, why = checkpoint
     if ckpt is None:
         mem_why = "run has no privacy index" if not len(gen_dist) else why
         return (note(f"Not computed: {why}."), {"computed": False, "why": why},
@@ -808,14 +808,15 @@ def _timed(timings: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
         timings[name] = round(time.perf_counter() - start, 3)
 
 
-def fitness_checks(corpus: Corpus, manifest: Mapping[str, Any], metrics: Mapping[str, Any], out: Path) -> list[Any]:
-    """The fitness checks of ``validators/fitness.py`` on what the report measured."""
+def fitness_checks(corpus: Corpus, manifest: Mapping[str, Any], metrics: Mapping[str, Any], ckpt: Path | None
+                   ) -> list[Any]:
+    """The fitness checks of ``validators/fitness.py`` on what the report measured (``ckpt``: the run's
+    verified checkpoint folder, whose critic's held-out F1 is the label-agreement ceiling)."""
     from medmint.config import AuditConfig, TargetConfig
     from medmint.validators import fitness
 
     cfg = AuditConfig.model_validate((manifest.get("config") or {}).get("audit") or {})
     checks = fitness.fidelity_checks(metrics["images"], cfg)
-    ckpt, _ = _checkpoint(manifest, out)
     ceilings: dict[str, float] = {}
     if ckpt is not None:
         critic = (json.loads((ckpt / "medmint.json").read_text()).get("critics") or {}).get("findings") or {}
@@ -856,6 +857,7 @@ def build_report(out: Path, *, suite: list[dict], manifest: dict, reference: Pat
     corpus = _timed(timings, "read", lambda: Corpus(out, labels))
     ref = _timed(timings, "reference", lambda: Reference(Path(reference))) if reference is not None else None
     ref_note = "" if reference is not None else "no --reference given"
+    checkpoint = _timed(timings, "checkpoint", lambda: _checkpoint(manifest, out))  # verified once, used twice
     bodies, metrics = {}, {}
     bodies["counts"], metrics["counts"] = _timed(timings, "counts", lambda: _counts(corpus, manifest))
     bodies["acceptance"], metrics["acceptance"] = _timed(timings, "acceptance", lambda: _acceptance(corpus, manifest))
@@ -863,11 +865,11 @@ def build_report(out: Path, *, suite: list[dict], manifest: dict, reference: Pat
     bodies["montage"], metrics["montage"] = _timed(timings, "montage", lambda: _montage(corpus))
     bodies["rejected"], metrics["rejected"] = _timed(timings, "rejected", lambda: _rejected(corpus))
     (bodies["images"], metrics["images"], bodies["memorization"], metrics["memorization"]) = _timed(
-        timings, "images", lambda: _images_section(corpus, manifest, out, ref))
+        timings, "images", lambda: _images_section(corpus, manifest, checkpoint, ref))
     bodies["text"], metrics["text"] = _timed(timings, "text", lambda: _text_section(corpus, ref, ref_note))
     bodies["provenance"], metrics["provenance"] = _provenance(corpus, manifest)
     bodies["expectations"], metrics["expectations"] = _expectations(suite)
-    checks = _timed(timings, "fitness", lambda: fitness_checks(corpus, manifest, metrics, out))
+    checks = _timed(timings, "fitness", lambda: fitness_checks(corpus, manifest, metrics, checkpoint[0]))
     bodies["verdict"], metrics["verdict"] = _verdict(suite, checks)
     metrics["timings_s"] = timings
 

@@ -50,3 +50,20 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def phantom_samples(n: int, *, seed: int, size: int, prefix: str) -> list:
+    """``n`` held-out phantom studies as generated samples (labels drawn from the phantom's prior):
+    the "real" reports and images the gates and the report checks must accept."""
+    import numpy as np
+
+    from medmint.generators.phantom import sample_labels
+    from medmint.generators.phantom.generator import PhantomGenerator
+    from medmint.records import SampleRequest, seed_for
+
+    gen = PhantomGenerator(size=size)
+    gen.load()
+    rng = np.random.default_rng(seed)
+    return gen.sample([SampleRequest(sample_id=f"{prefix}-{i:04d}", seed=seed_for(f"{prefix}-{i}"), task="joint",
+                                     findings=sample_labels(rng), view=("PA", "AP")[i % 2], sex="MF"[i % 2],
+                                     age=30 + i % 60) for i in range(n)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import warnings
@@ -150,3 +151,13 @@ def stuff_table_attributes(ds: Dataset) -> Dataset:
         else:
             ds.add_new(tag, vr, _stuff_value(vr, rule.keyword))
     return ds
+
+
+def audit_records(out: Path) -> list[dict]:
+    """The per-file lines of OUT/anonymize-audit.jsonl (the header line left out)."""
+    return [json.loads(line) for line in (out / "anonymize-audit.jsonl").read_text().splitlines()[1:]]
+
+
+def deid_pairs(src: Path, out: Path) -> list[tuple[Path, Path]]:
+    """(input, output) of every file de-identified, as the audit log lists them."""
+    return [(src / r["file"], out / r["file"]) for r in audit_records(out) if r["status"] == "ok"]

@@ -8,7 +8,6 @@ inside sequences too), plus private tags, UID consistency, pixel bytes and dciod
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from medmint.anonymize.keys import SHIFT_DAYS
 from medmint.anonymize.profile import load_table
 from medmint.generators.datasets import write_phantom_dicom
 from tests.anonymize.deid_helpers import (
-    KEY, PYDICOM_DATA, by_path, elements, has_preamble, new_dciodvfy_errors, read,
+    KEY, PYDICOM_DATA, audit_records, by_path, deid_pairs, elements, has_preamble, new_dciodvfy_errors, read,
 )
 from tests.conftest import require_tool
 
@@ -48,10 +47,6 @@ BAD = {
 PYDICOM_INPUTS = 192  # pydicom 3.0.2: 163 files with the preamble, 10 .dcm without (4 read), 19 charsets/palettes
 # dicomdirtests/**/IM0000xx: 50 CT headers whose pixels pydicom strips to keep its test data small.
 STRIPPED_CT_COUNT = 50
-
-
-def _audit(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "anonymize-audit.jsonl").read_text().splitlines()[1:]]
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +78,8 @@ def pydicom_basic(tmp_path_factory) -> Path:
     return out
 
 
-def _pairs(src: Path, out: Path) -> list[tuple[Path, Path]]:
-    return [(src / r["file"], out / r["file"]) for r in _audit(out) if r["status"] == "ok"]
-
-
 def test_every_pydicom_file_is_processed_or_listed_with_its_reason(pydicom_basic):
-    records = _audit(pydicom_basic)
+    records = audit_records(pydicom_basic)
     listed = {r["file"] for r in records}
     # Accounted for, by tests independent of the anonymizer's own sniffing: every file named .dcm, every
     # file with the preamble, every file pydicom itself reads as a data set without the preamble.
@@ -127,7 +118,7 @@ def _assert_profile_followed(src: Path, out: Path) -> int:
     """No attribute whose table action replaces it keeps its original non-empty value; returns how many checked."""
     table = load_table()
     checked = 0
-    for in_path, out_path in _pairs(src, out):
+    for in_path, out_path in deid_pairs(src, out):
         before, after = by_path(read(in_path)), by_path(read(out_path))
         for path, elem in before.items():
             rule = table.lookup(int(elem.tag))
@@ -156,7 +147,7 @@ def test_no_replaced_attribute_keeps_its_value_pydicom(pydicom_basic):
 @pytest.mark.parametrize("which", ["phantom", "pydicom"])
 def test_no_private_tags_and_pixels_byte_identical(which, phantom_in, phantom_basic, pydicom_basic):
     src, out = (phantom_in, phantom_basic) if which == "phantom" else (PYDICOM_DATA, pydicom_basic)
-    pairs = _pairs(src, out)
+    pairs = deid_pairs(src, out)
     had_private = 0
     for in_path, out_path in pairs:
         before, after = read(in_path), read(out_path)
@@ -177,7 +168,7 @@ def test_uids_consistent_within_studies_and_one_to_one(phantom_in, phantom_basic
     backward: dict[str, set[str]] = defaultdict(set)
     table = load_table()
     for src, out in ((phantom_in, phantom_basic), (PYDICOM_DATA, pydicom_basic)):
-        for in_path, out_path in _pairs(src, out):
+        for in_path, out_path in deid_pairs(src, out):
             before, after = by_path(read(in_path)), by_path(read(out_path))
             for path, elem in before.items():
                 rule = table.lookup(int(elem.tag))
@@ -192,7 +183,7 @@ def test_uids_consistent_within_studies_and_one_to_one(phantom_in, phantom_basic
     assert all(len(v) == 1 for v in forward.values()), {k: v for k, v in forward.items() if len(v) > 1}
     assert all(len(v) == 1 for v in backward.values()), {k: v for k, v in backward.items() if len(v) > 1}
     # The phantom's second series points at the first image of its study, under the new UIDs.
-    outputs = {read(o).SOPInstanceUID: read(o) for _, o in _pairs(phantom_in, phantom_basic)}
+    outputs = {read(o).SOPInstanceUID: read(o) for _, o in deid_pairs(phantom_in, phantom_basic)}
     derived = [ds for ds in outputs.values() if "SourceImageSequence" in ds]
     assert derived
     for ds in derived:
@@ -205,11 +196,11 @@ def test_uids_consistent_within_studies_and_one_to_one(phantom_in, phantom_basic
 def test_dciodvfy_reports_no_new_errors(which, phantom_in, phantom_options, pydicom_basic):
     require_tool("dciodvfy")
     src, out = (phantom_in, phantom_options) if which != "pydicom" else (PYDICOM_DATA, pydicom_basic)
-    assert new_dciodvfy_errors(_pairs(src, out)) == {}
+    assert new_dciodvfy_errors(deid_pairs(src, out)) == {}
 
 
 def test_phi_is_gone_from_headers_and_reports(phantom_in, phantom_options):
-    for in_path, out_path in _pairs(phantom_in, phantom_options):
+    for in_path, out_path in deid_pairs(phantom_in, phantom_options):
         before, after = read(in_path), read(out_path)
         phi = {str(before.get(k)) for k in ("PatientName", "PatientID", "OtherPatientIDs", "PatientAddress",
                                              "PatientTelephoneNumbers", "InstitutionName", "InstitutionAddress",
@@ -225,7 +216,7 @@ def test_phi_is_gone_from_headers_and_reports(phantom_in, phantom_options):
 def test_dates_shift_per_patient_and_keep_intervals(phantom_in, phantom_options):
     shifts: dict[str, set[int]] = defaultdict(set)
     study_dates: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for in_path, out_path in _pairs(phantom_in, phantom_options):
+    for in_path, out_path in deid_pairs(phantom_in, phantom_options):
         before, after = by_path(read(in_path)), by_path(read(out_path))
         patient = str(after["PatientID"].value)
         for path, elem in before.items():

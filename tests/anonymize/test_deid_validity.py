@@ -8,7 +8,6 @@ attribute it removes or a dummy of the wrong form would each show up as an extra
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pydicom
@@ -18,7 +17,7 @@ from medmint.anonymize.corpus import anonymize_folder
 from medmint.anonymize.dicom_deid import DeidOptions
 from medmint.generators.datasets import write_phantom_dicom
 from tests.anonymize.deid_helpers import (
-    KEY, PYDICOM_DATA, PYDICOM_FILES, dciodvfy_lines, dciodvfy_worse, new_dciodvfy_errors, read,
+    KEY, PYDICOM_DATA, PYDICOM_FILES, dciodvfy_lines, dciodvfy_worse, deid_pairs, new_dciodvfy_errors, read,
     stuff_table_attributes,
 )
 from tests.conftest import require_tool
@@ -30,11 +29,6 @@ STUFFED_FROM = ("CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "rtdose.dcm", "tes
 # The one new kind of error the stuffed inputs may show, by the table itself: Clinical Trial Protocol Ethics
 # Committee Name is D (kept, Type 1C "if the Approval Number is present") while the Approval Number is X.
 TABLE_CONDITIONAL = "Attribute present when condition unsatisfied"
-
-
-def _pairs(src: Path, out: Path) -> list[tuple[Path, Path]]:
-    records = [json.loads(line) for line in (out / "anonymize-audit.jsonl").read_text().splitlines()[1:]]
-    return [(src / r["file"], out / r["file"]) for r in records if r["status"] == "ok"]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +51,7 @@ def stuffed_in(tmp_path_factory, phantom_in) -> Path:
 def _run(src: Path, tmp_path_factory, options: DeidOptions) -> list[tuple[Path, Path]]:
     out = tmp_path_factory.mktemp("out") / "out"
     anonymize_folder(src, out, KEY, options, skip_bad=True)
-    return _pairs(src, out)
+    return deid_pairs(src, out)
 
 
 @pytest.mark.parametrize("corpus", ["pydicom-basic", "pydicom-options", "phantom-basic", "phantom-options",

@@ -10,12 +10,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from medmint.generators.phantom import sample_labels
-from medmint.generators.phantom.generator import PhantomGenerator
-from medmint.records import SampleRequest, seed_for
 from medmint.validators.base import ValidationContext
 from medmint.validators.privacy import NgramIndex, nearest_distances
 from medmint.validators.registry import VALIDATORS, build_validators, validate
+from tests.conftest import phantom_samples
 
 NO_CHECKPOINT = {name: {"enabled": False} for name in
                  ("image_ood", "consistency_image_report", "privacy_nearest_training", "privacy_training_text")}
@@ -23,13 +21,7 @@ NO_CHECKPOINT = {name: {"enabled": False} for name in
 
 @pytest.fixture(scope="module")
 def real():
-    gen = PhantomGenerator(size=128)
-    gen.load()
-    rng = np.random.default_rng(7)
-    requests = [SampleRequest(sample_id=f"held-{i:04d}", seed=seed_for(f"held-{i}"), task="joint",
-                              findings=sample_labels(rng), view=("PA", "AP")[i % 2], sex="MF"[i % 2], age=30 + i % 60)
-                for i in range(120)]
-    return gen.sample(requests)
+    return phantom_samples(120, seed=7, size=128, prefix="held")
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 from medmint.generators.diffusion.text_tokenizer import split_sections
 from medmint.validators.base import Batch, ValidationContext
 from medmint.validators.report_wellformed import ReportNgrams, WellFormed, check_report, sentences
-from tests.conftest import REPO
+from tests.conftest import REPO, phantom_samples
 
 DATA = Path(__file__).parent / "data"
 ISSUE = [  # the issue's examples, as the default checkpoint wrote them (findings, impression)
@@ -137,21 +137,11 @@ def phantom():
     """The default checkpoint's statistics (its training reports) and held-out phantom reports."""
     from safetensors.numpy import load_file
 
-    from medmint.generators.phantom import sample_labels
-    from medmint.generators.phantom.generator import PhantomGenerator
-    from medmint.records import SampleRequest, seed_for
-
     ckpt = REPO / "checkpoints" / "default"
     manifest = json.loads((ckpt / "medmint.json").read_text())
     stats = ReportNgrams(load_file(str(ckpt / "report_ngrams.safetensors")))
     threshold = manifest["validators"]["settings"]["report_wellformed"]["threshold"]
-    gen = PhantomGenerator(size=64)
-    gen.load()
-    rng = np.random.default_rng(11)
-    requests = [SampleRequest(sample_id=f"wf-{i:04d}", seed=seed_for(f"wf-{i}"), task="joint",
-                              findings=sample_labels(rng), view=("PA", "AP")[i % 2], sex="MF"[i % 2], age=30 + i % 60)
-                for i in range(200)]
-    return stats, threshold, gen.sample(requests)
+    return stats, threshold, phantom_samples(200, seed=11, size=64, prefix="wf")
 
 
 def test_the_default_checkpoint_accepts_phantom_reports_and_rejects_the_issues_examples(phantom):
