@@ -356,6 +356,8 @@ class ImageTokenizerTrainConfig(_Strict):
 class TextTokenizerTrainConfig(_Strict):
     vocab_size: int = Field(1024, ge=260, le=65536)
     text_length: int = Field(128, ge=8, le=2048, description="report positions incl. EOT and padding")
+    unit: Literal["word", "sentence"] = Field("word", description="word: merges stop at spaces; sentence: a "
+                                              "repeated sentence may become one token (far shorter reports)")
     pretrained: str | None = Field(None, description="a local tokenizer.json to use instead of training BPE")
 
 

@@ -229,7 +229,8 @@ def train_text_tokenizer_stage(cfg: TrainConfig, ts: TrainingSet, work: Path, lo
         if cfg.text_tokenizer.pretrained:
             tok = TextTokenizer.from_file(cfg.text_tokenizer.pretrained)
         else:
-            tok = TextTokenizer.train([r for r, h in zip(ts.reports, ts.holdout) if not h], cfg.text_tokenizer.vocab_size)
+            tok = TextTokenizer.train([r for r, h in zip(ts.reports, ts.holdout) if not h], cfg.text_tokenizer.vocab_size,
+                                      unit=cfg.text_tokenizer.unit)
         atomic_write_bytes(path, tok.to_str().encode())
         log({"stage": "text_tokenizer", "vocab_size": tok.vocab_size})
     return TextTokenizer.from_file(path)

@@ -35,6 +35,26 @@ def test_bpe_round_trips_and_compresses():
     assert split_sections("no headings at all") == ("no headings at all", "")
 
 
+def test_sentence_unit_makes_a_repeated_sentence_one_token_and_still_encodes_new_text(tmp_path):
+    words = TextTokenizer.train(REPORTS, vocab_size=400)
+    sentences = TextTokenizer.train(REPORTS, vocab_size=400, unit="sentence")
+    for text in set(REPORTS):
+        ids = sentences.encode(text)
+        assert sentences.decode(ids) == text
+        # a heading and each sentence: one token apiece where training repeated them
+        assert len(ids) == text.count(".") + 2 < len(words.encode(text)) / 2
+    unseen = join_sections("Zebra stripes over 42 ribs; new words.", "OK.")
+    assert sentences.decode(sentences.encode(unseen)) == unseen  # from single characters
+    strange = sentences.decode(sentences.encode("FINDINGS: wörd"))
+    assert strange == "FINDINGS: w\ufffdrd"  # a character training never showed is one unknown mark
+    sentences.save(tmp_path / "s.json")
+    again = TextTokenizer.from_file(tmp_path / "s.json")
+    assert again.encode(unseen) == sentences.encode(unseen)
+    assert TextTokenizer.train(REPORTS, vocab_size=400, unit="sentence").to_str() == sentences.to_str()
+    with pytest.raises(ValueError, match="unit"):
+        TextTokenizer.train(REPORTS, unit="paragraph")
+
+
 def test_tokenizer_saves_and_loads_identically(tmp_path):
     tok = TextTokenizer.train(REPORTS, vocab_size=300)
     tok.save(tmp_path / "t.json")

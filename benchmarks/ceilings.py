@@ -1,0 +1,114 @@
+"""Ceilings before training: how well the critic reads each drawable finding on held-out phantom images
+at a resolution, and how many of those images keep their critic labels through an image tokenizer's
+round trip. A finding the critic cannot see can be neither generated on purpose nor checked, so
+these figures bound every conditional figure of the model trained under them.
+
+    python benchmarks/ceilings.py --n 6000 --size 128 --critic-steps 1500 [--tokenizer-steps 1500 ...]
+
+Prints one JSON object. The phantom set is cached in --work (keyed by n, size, seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def phantom_set(n: int, size: int, seed: int, work: Path):
+    from medmint.config import load_train_config
+    from medmint.generators.diffusion.training import _load_set, _save_set, build_training_set
+
+    path = work / f"phantom-{n}-{size}-{seed}.npz"
+    if not path.exists():
+        cfg = load_train_config(Path(__file__).parents[1] / "configs/train/phantom-cpu.yaml",
+                                [f"data.n={n}", f"data.size={size}", f"seed={seed}"])
+        work.mkdir(parents=True, exist_ok=True)
+        _save_set(path, build_training_set(cfg, lambda _: None))
+    return _load_set(path)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=6000)
+    ap.add_argument("--size", type=int, default=128, help="phantom render size (px)")
+    ap.add_argument("--resolution", type=int, default=128, help="critic and tokenizer resolution (px)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--critic-steps", type=int, default=1500)
+    ap.add_argument("--critic-batch", type=int, default=64)
+    ap.add_argument("--stem-stride", type=int, default=2)
+    ap.add_argument("--tokenizer-steps", type=int, default=0, help="0 skips the round trip")
+    ap.add_argument("--downsample", type=int, default=8)
+    ap.add_argument("--levels", default="8,5,5,5")
+    ap.add_argument("--channels", default="32,64,128")
+    ap.add_argument("--work", type=Path, default=Path(".runs/ceilings"))
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from medmint.validators.findings_classifier import (
+        FindingsClassifierConfig,
+        classifier_report,
+        label_targets,
+        train_findings_classifier,
+    )
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    t0 = time.perf_counter()
+    ts = phantom_set(args.n, args.size, args.seed, args.work)
+    data_s = time.perf_counter() - t0
+    train, hold = np.flatnonzero(~ts.holdout), np.flatnonzero(ts.holdout)
+    # thresholds are fitted on one half of the held-out images and scored on the other
+    cal, test = hold[: len(hold) // 2], hold[len(hold) // 2:]
+    t0 = time.perf_counter()
+    critic, _ = train_findings_classifier(
+        ts.images[train], ts.label_dicts(train),
+        FindingsClassifierConfig(resolution=args.resolution, stem_stride=args.stem_stride),
+        steps=args.critic_steps, batch_size=args.critic_batch, seed=args.seed, bits_stored=ts.bits_stored)
+    critic_s = time.perf_counter() - t0
+    critic.calibrate(ts.images[cal], ts.label_dicts(cal), bits_stored=ts.bits_stored)
+    report = classifier_report(critic, ts.images[test], ts.label_dicts(test), bits_stored=ts.bits_stored)
+    out: dict = {
+        "n": args.n, "size": args.size, "resolution": args.resolution, "data_seconds": round(data_s, 1),
+        "critic": {"steps": args.critic_steps, "seconds": round(critic_s, 1), "mean_auc": report["mean_auc"],
+                   "macro_f1": report["mean_f1"], "n_test": report["n_images"],
+                   "labels": {k: {m: round(v[m], 4) for m in ("auc", "f1", "prevalence")}
+                              for k, v in report["labels"].items()}},
+    }
+    if args.tokenizer_steps:
+        from medmint.generators.diffusion.image_tokenizer import (
+            ImageTokenizerConfig,
+            reconstruction_report,
+            train_image_tokenizer,
+        )
+
+        tcfg = ImageTokenizerConfig(resolution=args.resolution, downsample=args.downsample,
+                                    levels=tuple(int(v) for v in args.levels.split(",")),
+                                    channels=tuple(int(v) for v in args.channels.split(",")))
+        t0 = time.perf_counter()
+        tok, _ = train_image_tokenizer(ts.images[train], tcfg, steps=args.tokenizer_steps, seed=args.seed,
+                                       bits_stored=ts.bits_stored)
+        tok_s = time.perf_counter() - t0
+        real = ts.images[test]
+        recon = tok.reconstruct(real, ts.bits_stored)
+        a, b = critic.predict(real, ts.bits_stored), critic.predict(recon, ts.bits_stored)
+        y = label_targets(ts.label_dicts(test), critic.labels) == 1
+        rr = reconstruction_report(tok, real, bits_stored=ts.bits_stored)
+        out["tokenizer"] = {
+            "steps": args.tokenizer_steps, "seconds": round(tok_s, 1), "tokens": tok.tokens_per_image,
+            "codebook": tok.codebook_size, "psnr_db": round(float(rr["psnr_db"]), 2),
+            "same_labels": round(float((a == b).all(axis=1).mean()), 4),
+            "per_label_agreement": {k: round(float((a[:, j] == b[:, j]).mean()), 4)
+                                    for j, k in enumerate(critic.labels)},
+            "recall_on_recon": {k: round(float(b[y[:, j], j].mean()), 4) if y[:, j].any() else None
+                                for j, k in enumerate(critic.labels)},
+        }
+    print(json.dumps(out, indent=1))
+    return out
+
+
+if __name__ == "__main__":
+    main()
