@@ -11,24 +11,33 @@ Prints one JSON object. The phantom set is cached in --work (keyed by n, size, s
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 
-def phantom_set(n: int, size: int, seed: int, work: Path):
+def phantom_set(n: int, size: int, seed: int, holdout: float, work: Path):
     from medmint.config import load_train_config
     from medmint.generators.diffusion.training import _load_set, _save_set, build_training_set
 
-    path = work / f"phantom-{n}-{size}-{seed}.npz"
+    path = work / f"phantom-{n}-{size}-{seed}-{holdout}.npz"
     if not path.exists():
         cfg = load_train_config(Path(__file__).parents[1] / "configs/train/phantom-cpu.yaml",
-                                [f"data.n={n}", f"data.size={size}", f"seed={seed}"])
+                                [f"data.n={n}", f"data.size={size}", f"seed={seed}",
+                                 f"data.holdout={holdout}"])
         work.mkdir(parents=True, exist_ok=True)
         _save_set(path, build_training_set(cfg, lambda _: None))
     return _load_set(path)
+
+
+def _progress(stage: str):
+    started = time.perf_counter()
+    return lambda d: print(json.dumps({"stage": stage, "seconds": round(time.perf_counter() - started, 1), **d}),
+                           file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -40,6 +49,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--critic-steps", type=int, default=1500)
     ap.add_argument("--critic-batch", type=int, default=64)
     ap.add_argument("--stem-stride", type=int, default=2)
+    ap.add_argument("--rare-share", type=float, default=0.25, help="batch share of rare-finding positives")
+    ap.add_argument("--holdout", type=float, default=0.25, help="held-out share (half calibrates, half tests)")
     ap.add_argument("--tokenizer-steps", type=int, default=0, help="0 skips the round trip")
     ap.add_argument("--downsample", type=int, default=8)
     ap.add_argument("--levels", default="8,5,5,5")
@@ -58,16 +69,26 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     t0 = time.perf_counter()
-    ts = phantom_set(args.n, args.size, args.seed, args.work)
+    ts = phantom_set(args.n, args.size, args.seed, args.holdout, args.work)
     data_s = time.perf_counter() - t0
     train, hold = np.flatnonzero(~ts.holdout), np.flatnonzero(ts.holdout)
     # thresholds are fitted on one half of the held-out images and scored on the other
     cal, test = hold[: len(hold) // 2], hold[len(hold) // 2:]
+    from medmint.validators.findings_classifier import FindingsClassifier
+
     t0 = time.perf_counter()
-    critic, _ = train_findings_classifier(
-        ts.images[train], ts.label_dicts(train),
-        FindingsClassifierConfig(resolution=args.resolution, stem_stride=args.stem_stride),
-        steps=args.critic_steps, batch_size=args.critic_batch, seed=args.seed, bits_stored=ts.bits_stored)
+    ccfg = FindingsClassifierConfig(resolution=args.resolution, stem_stride=args.stem_stride,
+                                    rare_share=args.rare_share)
+    key = f"critic-{args.n}-{args.size}-{args.seed}-{args.holdout}-{args.critic_steps}-{args.critic_batch}"
+    cached = args.work / f"{key}-{hashlib.sha256(json.dumps(ccfg.to_json(), sort_keys=True).encode()).hexdigest()[:10]}.pt"
+    if cached.exists():  # a tokenizer experiment reuses the critic of an earlier run
+        saved = torch.load(cached, weights_only=False)
+        critic = FindingsClassifier.load(saved["config"], saved["model"])
+    else:
+        critic, _ = train_findings_classifier(
+            ts.images[train], ts.label_dicts(train), ccfg, steps=args.critic_steps, batch_size=args.critic_batch,
+            seed=args.seed, bits_stored=ts.bits_stored, log=_progress("critic"), log_every=100)
+        torch.save({"config": critic.to_json(), "model": critic.state_dict()}, cached)
     critic_s = time.perf_counter() - t0
     critic.calibrate(ts.images[cal], ts.label_dicts(cal), bits_stored=ts.bits_stored)
     report = classifier_report(critic, ts.images[test], ts.label_dicts(test), bits_stored=ts.bits_stored)
@@ -90,7 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
                                     channels=tuple(int(v) for v in args.channels.split(",")))
         t0 = time.perf_counter()
         tok, _ = train_image_tokenizer(ts.images[train], tcfg, steps=args.tokenizer_steps, seed=args.seed,
-                                       bits_stored=ts.bits_stored)
+                                       bits_stored=ts.bits_stored, log=_progress("tokenizer"))
         tok_s = time.perf_counter() - t0
         real = ts.images[test]
         recon = tok.reconstruct(real, ts.bits_stored)

@@ -391,6 +391,7 @@ class ClassifierTrainConfig(_Strict):
     steps: int = Field(1500, ge=0)
     batch_size: int = Field(64, ge=1)
     lr: float = Field(2e-3, gt=0)
+    rare_share: float = Field(0.25, ge=0, lt=1, description="batch share drawn from positives of rare findings")
 
 
 class SamplerDefaults(_Strict):

@@ -86,7 +86,7 @@ def evaluate(
 ) -> dict[str, Any]:
     from medmint.generators.diffusion.generator import DiffusionGenerator
     from medmint.generators.phantom import sample_labels
-    from medmint.validators.findings_classifier import FindingsClassifier
+    from medmint.validators.findings_classifier import FindingsClassifier, roc_auc
     from medmint.validators.metrics import binary_scores, frechet_distance, positive_sets
     from medmint.validators.report_labeler import label_report
 
@@ -160,8 +160,16 @@ def evaluate(
     results["validators_on_joint"] = _validator_summary(checkpoint, joint, names)
 
     # the ceilings the figures above live under: the critic on real images, and on tokenizer round trips
-    results["critic_on_real"] = binary_scores(true_pos_read := image_positive(np.stack([c.image for c in ref])),
-                                              true_pos, names)
+    ref_images = np.stack([c.image for c in ref])
+    results["critic_on_real"] = binary_scores(true_pos_read := image_positive(ref_images), true_pos, names)
+    probs = classifier.predict_proba(ref_images, gen.bits_stored)
+    aucs = {name: roc_auc(probs[:, classifier.labels.index(name)], true_pos[:, j]) for j, name in enumerate(names)}
+    for name, auc in aucs.items():
+        results["critic_on_real"]["per_label"][name]["auc"] = None if np.isnan(auc) else round(float(auc), 4)
+    known = [a for a in aucs.values() if not np.isnan(a)]
+    results["critic_on_real"]["min_auc"] = float(min(known)) if known else None
+    # as measured when the checkpoint was trained (its own held-out images; absent in older checkpoints)
+    results["ceilings_at_training"] = gen.checkpoint.manifest.get("ceilings")
     results["image_tokenizer_roundtrip"] = _roundtrip(gen, np.stack([c.image for c in ref]), true_pos_read, names,
                                                       image_positive)
 

@@ -73,6 +73,10 @@ class FindingsClassifierConfig:
     min_lr_ratio: float = 0.05
     grad_clip: float = 1.0
     max_pos_weight: float = 5.0  # BCE positive weight = clamp(negatives / positives, 1, this)
+    # share of each batch drawn from the rows positive for a rare label (prevalence < rare_below): at 2 %
+    # a batch of 64 holds about one lesion, too few to learn a small finding from in a short run
+    rare_share: float = 0.0
+    rare_below: float = 0.1
     augment: bool = True
     aug_shift: float = 0.04  # fraction of the image side
     aug_scale: float = 0.06
@@ -87,6 +91,8 @@ class FindingsClassifierConfig:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         if not self.labels or len(set(self.labels)) != len(self.labels):
             raise ValueError(f"labels must be non-empty and unique, got {self.labels}")
+        if not 0.0 <= self.rare_share < 1.0:
+            raise ValueError(f"rare_share must be in [0, 1), got {self.rare_share}")
         if self.stem_stride not in (1, 2):
             raise ValueError(f"stem_stride must be 1 or 2, got {self.stem_stride}")
         if self.resolution % (self.stem_stride * 2 ** (len(self.channels) - 1)):
@@ -443,6 +449,11 @@ def train_findings_classifier(
         start = int(resume_state["step"])
         seed = int(resume_state.get("seed", seed))
 
+    rare_rows = np.flatnonzero(y[:, pos / n < cfg.rare_below].any(axis=1))
+    n_rare = int(round(batch_size * cfg.rare_share)) if len(rare_rows) else 0
+    if n_rare:  # the oversampled positives already weigh more: the loss weight goes by the batch mix
+        seen = (pos * (batch_size - n_rare) / n + y[rare_rows].mean(axis=0) * n_rare) / batch_size
+        pos_weight = np.clip((1 - seen) / np.maximum(seen, 1e-6), 1.0, cfg.max_pos_weight).astype(np.float32)
     crit = nn.BCEWithLogitsLoss(pos_weight=torch.from_numpy(pos_weight).to(device))
     warmup = min(cfg.warmup_steps, steps // 10)
     use_amp = device.type == "cuda"
@@ -454,7 +465,9 @@ def train_findings_classifier(
         cur_lr = warmup_cosine(step, steps, lr, warmup, cfg.min_lr_ratio)
         for g in opt.param_groups:
             g["lr"] = cur_lr
-        idx = epoch_batch(n, batch_size, step, seed)
+        idx = epoch_batch(n, batch_size - n_rare, step, seed)
+        if n_rare:
+            idx = np.concatenate([idx, np.random.default_rng([seed, step, 7]).choice(rare_rows, n_rare)])
         x = torch.from_numpy(data[idx])[:, None].to(device)
         t = torch.from_numpy(y[idx]).to(device)
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + step)

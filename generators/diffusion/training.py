@@ -344,6 +344,40 @@ def train_model_stage(
     return model, summary
 
 
+def _holdout_halves(ts: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out rows split in two: decision thresholds are fitted on the first half and every
+    held-out figure is measured on the second, so no figure grades its own calibration."""
+    hold = np.flatnonzero(ts.holdout)
+    return hold[: len(hold) // 2], hold[len(hold) // 2:]
+
+
+def ceilings_stage(ts: TrainingSet, image_tok: Any, classifier: Any, classifier_report: dict[str, Any],
+                   work: Path, log: Log) -> dict[str, Any]:
+    """What the model trained next can at best reach: the critic on held-out real images (a finding it
+    cannot read can be neither generated on purpose nor checked), and how many of those images keep
+    every critic label through the image tokenizer's round trip (what the tokens cannot carry, the
+    model cannot draw). Recorded in the checkpoint; ``medmint evaluate`` prints them."""
+    path = work / "ceilings.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    _, test = _holdout_halves(ts)
+    real = ts.images[test]
+    read_real = classifier.predict(real, ts.bits_stored)
+    read_rec = classifier.predict(image_tok.reconstruct(real, ts.bits_stored), ts.bits_stored)
+    same = read_real == read_rec
+    labels = classifier_report["labels"]
+    out = {
+        "n_images": int(len(test)),
+        "critic": {"min_auc": min(v["auc"] for v in labels.values()), "macro_f1": classifier_report["mean_f1"],
+                   "per_label": {k: {"auc": round(v["auc"], 4), "f1": round(v["f1"], 4)} for k, v in labels.items()}},
+        "roundtrip": {"same_labels": float(same.all(axis=1).mean()),
+                      "per_label_agreement": dict(zip(classifier.labels, same.mean(0).round(4).tolist()))},
+    }
+    atomic_write_bytes(path, json.dumps(out).encode())
+    log({"stage": "ceilings", **out})
+    return out
+
+
 def train_classifier_stage(cfg: TrainConfig, ts: TrainingSet, work: Path, device: torch.device, log: Log):
     from medmint.validators.findings_classifier import (
         FindingsClassifier,
@@ -359,12 +393,14 @@ def train_classifier_stage(cfg: TrainConfig, ts: TrainingSet, work: Path, device
     c = cfg.classifier
     train, hold = np.flatnonzero(~ts.holdout), np.flatnonzero(ts.holdout)
     model, _ = train_findings_classifier(
-        ts.images[train], ts.label_dicts(train), FindingsClassifierConfig(resolution=c.resolution), steps=c.steps,
+        ts.images[train], ts.label_dicts(train), FindingsClassifierConfig(resolution=c.resolution, rare_share=c.rare_share), steps=c.steps,
         batch_size=c.batch_size, lr=c.lr, device=device, seed=cfg.seed, bits_stored=ts.bits_stored,
         log=lambda d: log({"stage": "classifier", **d}),
     )
-    model.calibrate(ts.images[hold], ts.label_dicts(hold), bits_stored=ts.bits_stored)
-    report = classifier_report(model, ts.images[hold], ts.label_dicts(hold), bits_stored=ts.bits_stored)
+    cal, test = _holdout_halves(ts)
+    model.calibrate(ts.images[cal], ts.label_dicts(cal), bits_stored=ts.bits_stored)
+    report = classifier_report(model, ts.images[test], ts.label_dicts(test), bits_stored=ts.bits_stored)
+    report["thresholds_fitted_on"] = f"the other {len(cal)} held-out images"
     log({"stage": "classifier", "done": True, "report": report})
     _torch_save(path, {"config": model.to_json(), "model": model.state_dict(), "report": report})
     return model, report
@@ -457,6 +493,7 @@ def train(
                          image_tokens=image_tok.tokens_per_image, text_length=cfg.text_tokenizer.text_length)
     seqs = encode_stage(ts, image_tok, text_tok, layout, work, both)
     classifier, classifier_report = train_classifier_stage(cfg, ts, work, device, both)
+    ceilings = ceilings_stage(ts, image_tok, classifier, classifier_report, work, both)
     budget = None
     if max_minutes is not None:
         budget = max_minutes * 60 - (time.perf_counter() - started) - SAVE_RESERVE_S
@@ -474,6 +511,7 @@ def train(
         "text_tokenizer": {"vocab_size": text_tok.vocab_size},
         "critics": {"findings": {"file": "critic_findings.safetensors", "config": classifier.to_json(),
                                  "holdout": classifier_report}},
+        "ceilings": ceilings,
         "sampler": config_dict(cfg.sampler),
         "training": {"config": config_dict(cfg), "config_sha256": digest, "model": model_summary,
                      "device": str(device), "torch": torch.__version__,

@@ -75,16 +75,20 @@ def plan_fracture(rng: np.random.Generator, a: Anatomy, certainty: int) -> Plan:
     side = _side(rng)
     rib = int(rng.integers(3, 9))
     t = rng.uniform(0.55, 0.9)
-    displaced = certainty == 1 and rng.random() < 0.5
-    offset = rng.uniform(0.45, 0.8) * rng.choice([-1, 1]) if displaced else 0.0
-    gap = 0.5 if certainty == -1 else rng.uniform(0.8, 0.95)
+    # An acute fracture that a report calls certain shows a cortical break with a step of about a rib
+    # width when displaced, and an extrapleural hematoma at the break: signs a 128 px film still shows.
+    displaced = certainty == 1 and rng.random() < 0.75
+    offset = rng.uniform(0.9, 1.4) * rng.choice([-1, 1]) if displaced else 0.0
+    gap = 0.5 if certainty == -1 else rng.uniform(0.85, 1.0)
     details = {
         "laterality": SIDE_NAME[side],
         "rib": ORDINALS[rib],
         "location": "lateral" if t > 0.75 else "posterior",
         "displacement": "displaced" if displaced else "nondisplaced",
     }
-    return Plan("Fracture", certainty, details, {"fracture": RibFracture(side, rib, t, offset, gap)})
+    hematoma = rng.uniform(0.2, 0.28) if certainty == 1 else 0.0
+    return Plan("Fracture", certainty, details, {"fracture": RibFracture(side, rib, t, offset, gap),
+                                                 "hematoma": hematoma})
 
 
 def plan_effusion(rng: np.random.Generator, a: Anatomy, certainty: int) -> Plan:
@@ -137,8 +141,12 @@ def plan_opacity(rng: np.random.Generator, a: Anatomy, certainty: int, kind: str
     lobe = _choice(rng, list(LOBES), LOBE_PRIOR)
     dense = kind == "consolidation" and certainty == 1
     extent = _choice(rng, ["patchy", "dense"], [0.55, 0.45]) if dense else ("hazy" if certainty == -1 else "patchy")
-    amp = {"dense": 0.9, "patchy": 0.72, "hazy": 0.5}[extent] * (0.75 if certainty == -1 else 1.0)
-    bronchograms = dense and rng.random() < 0.55
+    # Consolidation replaces the air of the airspaces (dense, often with air bronchograms); a nonspecific
+    # opacity only partly does. Kept apart in density so that what a report calls consolidation can be
+    # told from an opacity on the image at 128 px.
+    amp = ({"dense": 0.95, "patchy": 0.85}[extent] if dense else {"patchy": 0.55, "hazy": 0.5}[extent]) \
+        * (0.75 if certainty == -1 else 1.0)
+    bronchograms = dense and rng.random() < 0.7
     cx, cy, side = _lobe_point(a, lobe)
     details = {"location": lobe, "laterality": SIDE_NAME[side], "extent": extent,
                "air_bronchograms": "yes" if bronchograms else "no"}
@@ -149,11 +157,13 @@ def plan_opacity(rng: np.random.Generator, a: Anatomy, certainty: int, kind: str
 
 
 def plan_lesion(rng: np.random.Generator, a: Anatomy, certainty: int) -> Plan:
+    # Sizes as reports use the words: a nodule is at most 3 cm, a mass larger. Certain nodules start at
+    # 12 mm (4 px at 128 px): what a 2-view film shows reliably; smaller ones are the "possible" nodules.
     if certainty == -1:
-        kind, size = "nodule", rng.uniform(7, 10)
+        kind, size = "nodule", rng.uniform(8, 12)
     else:
         kind = _choice(rng, ["nodule", "mass"], [0.72, 0.28])
-        size = rng.uniform(10, 26) if kind == "nodule" else rng.uniform(32, 60)
+        size = rng.uniform(12, 30) if kind == "nodule" else rng.uniform(32, 60)
     lobes = ["right upper lobe", "right lower lobe", "left upper lobe", "left lower lobe", "right middle lobe"]
     lobe = _choice(rng, lobes, [0.3, 0.2, 0.25, 0.15, 0.1])
     side = RIGHT if lobe.startswith("right") else LEFT
@@ -164,7 +174,7 @@ def plan_lesion(rng: np.random.Generator, a: Anatomy, certainty: int) -> Plan:
     cx, cy = a.mx + side * fx * a.hw, a.apex_y + fy * (dome - a.apex_y)
     details = {"kind": kind, "size_mm": f"{size:.0f}", "location": lobe, "laterality": SIDE_NAME[side]}
     return Plan("Lung Lesion", certainty, details, {
-        "center": (cx, cy), "radius": size / 2 / MM_PER_UNIT, "amp": (0.5 if certainty == -1 else 1.0),
+        "center": (cx, cy), "radius": size / 2 / MM_PER_UNIT, "amp": (0.6 if certainty == -1 else 1.0),
         "lobulation": rng.uniform(0.03, 0.12), "phase": rng.uniform(0, 2 * np.pi)})
 
 
@@ -341,7 +351,7 @@ def draw_lesion(film: Film, a: Anatomy, p: Plan) -> None:
     thickness = np.sqrt(np.clip(F32(1.0) - rn * rn, 0, 1))
     edge = np.clip((F32(1.0) - rn) * F32(r * grid.size / 1.2), 0, 1)
     # Sphere of tissue: denser for bigger lesions (longer path), never below a visible minimum.
-    amp = (0.09 + 0.13 * min(r * MM_PER_UNIT * 2 / 60.0, 1.0)) * float(p.params["amp"])  # type: ignore[arg-type]
+    amp = (0.16 + 0.14 * min(r * MM_PER_UNIT * 2 / 60.0, 1.0)) * float(p.params["amp"])  # type: ignore[arg-type]
     film.extra[rows, cols] += F32(amp) * np.maximum(thickness, F32(0.35) * edge)
     film.markings[rows, cols] *= F32(1.0) - edge * F32(0.7)
 
@@ -411,6 +421,21 @@ def draw_pleural_other(film: Film, a: Anatomy, p: Plan) -> None:
     film.fill(op * F32(p.params["amp"]) * film.lung[rows, cols], rows, cols)
 
 
+def draw_fracture_hematoma(film: Film, a: Anatomy, p: Plan) -> None:
+    """The soft-tissue density of blood along the inner chest wall at an acute rib break (the rib
+    itself is broken by the anatomy renderer)."""
+    amp = float(p.params.get("hematoma", 0.0))  # type: ignore[arg-type]
+    if amp <= 0:
+        return
+    f: RibFracture = p.params["fracture"]  # type: ignore[assignment]
+    w = a.rib_w * (0.8 + 0.025 * f.rib)
+    cx = a.mx + f.side * f.t * a.hw
+    cy = float(a.rib_curve(f.side, f.rib, np.array([f.t]))[0]) + 0.5 * f.offset * w
+    # lens-shaped along the rib (a callus-like cuff), not round like a nodule
+    rows, cols, rr = disc(film.grid, cx, cy, 2.4 * w, 0.75 * w, pad=2 * film.grid.px)
+    film.extra[rows, cols] += F32(amp) * np.sqrt(np.clip(F32(1.0) - rr * rr, 0, 1))
+
+
 DRAWERS: dict[str, Callable[[Film, Anatomy, Plan], None]] = {
     "Pleural Effusion": draw_effusion,
     "Atelectasis": draw_atelectasis,
@@ -418,6 +443,7 @@ DRAWERS: dict[str, Callable[[Film, Anatomy, Plan], None]] = {
     "Lung Opacity": draw_opacity,
     "Edema": draw_edema,
     "Lung Lesion": draw_lesion,
+    "Fracture": draw_fracture_hematoma,
     "Pleural Other": draw_pleural_other,
     "Pneumothorax": draw_pneumothorax,
     "Support Devices": lambda film, a, p: draw_devices(film, a, p.params),

@@ -312,13 +312,15 @@ def test_rib_fracture_breaks_one_rib_locally() -> None:
         changed = np.abs(case - base) > 25
         ys, xs = np.nonzero(changed)
         assert len(ys) > 5, (seed, d)
-        assert changed.sum() < 0.01 * n * n and np.ptp(xs) < 0.35 * n, (seed, d)  # one rib, one place
+        assert changed.sum() < 0.02 * n * n and np.ptp(xs) < 0.35 * n, (seed, d)  # one rib (its lateral fragment), one place
         assert (xs.mean() < n / 2) == (d["laterality"] == "right"), (seed, d)
-        # The rib profile across the break: bone density drops at the gap.
-        col = int(np.median(xs))
-        rows = slice(max(ys.min() - 4, 0), ys.max() + 5)
-        assert case[rows, col - 1 : col + 2].mean() < base[rows, col - 1 : col + 2].mean() - 10 or d[
-            "displacement"] == "displaced", (seed, d)
+        # The break: bone density drops at the cortical gap (or the fragment steps), while the
+        # hematoma along the rib adds soft-tissue density beside it.
+        diff = case - base
+        assert diff.min() < -10 and diff.max() > 25, (seed, d)
+        bright_ys, bright_xs = np.nonzero(diff > 25)
+        if d["displacement"] == "nondisplaced":  # (a displaced fragment brightens down the rib's curve)
+            assert np.ptp(bright_xs) > np.ptp(bright_ys), (seed, d)  # lens-shaped along the rib, not round
 
 
 def test_displaced_fracture_offsets_the_lateral_fragment() -> None:

@@ -42,6 +42,11 @@ def test_evaluate_reports_every_task(ckpt, tmp_path):
     assert 0.0 <= roundtrip["critic_label_agreement"] <= 1.0
     assert set(roundtrip["critic_per_label_agreement"]) == set(joint["image_vs_requested"]["per_label"])
     assert set(figures["critic_on_real"]["per_label"]) == set(joint["image_vs_requested"]["per_label"])
+    # the ceilings measured at training, on the checkpoint's own held-out images, are printed too
+    at_training = figures["ceilings_at_training"]
+    assert at_training["n_images"] >= 1 and 0.0 <= at_training["roundtrip"]["same_labels"] <= 1.0
+    assert set(at_training["critic"]["per_label"]) == set(json.loads((ckpt / "medmint.json").read_text())[
+        "critics"]["findings"]["config"]["labels"])
 
 
 def test_evaluate_missing_checkpoint(tmp_path):
