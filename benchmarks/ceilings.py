@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--downsample", type=int, default=8)
     ap.add_argument("--levels", default="8,5,5,5")
     ap.add_argument("--channels", default="32,64,128")
+    ap.add_argument("--perceptual", type=float, default=0.0, help="weight of the critic-feature loss")
+    ap.add_argument("--tokenizer-batch", type=int, default=32)
     ap.add_argument("--work", type=Path, default=Path(".runs/ceilings"))
     args = ap.parse_args(argv)
 
@@ -102,16 +104,19 @@ def main(argv: list[str] | None = None) -> dict:
     if args.tokenizer_steps:
         from medmint.generators.diffusion.image_tokenizer import (
             ImageTokenizerConfig,
+            frozen_feature_maps,
             reconstruction_report,
             train_image_tokenizer,
         )
 
         tcfg = ImageTokenizerConfig(resolution=args.resolution, downsample=args.downsample,
                                     levels=tuple(int(v) for v in args.levels.split(",")),
-                                    channels=tuple(int(v) for v in args.channels.split(",")))
+                                    channels=tuple(int(v) for v in args.channels.split(",")),
+                                    perceptual_weight=args.perceptual)
         t0 = time.perf_counter()
         tok, _ = train_image_tokenizer(ts.images[train], tcfg, steps=args.tokenizer_steps, seed=args.seed,
-                                       bits_stored=ts.bits_stored, log=_progress("tokenizer"))
+                                       batch_size=args.tokenizer_batch, bits_stored=ts.bits_stored,
+                                       log=_progress("tokenizer"), perceptual=frozen_feature_maps(critic))
         tok_s = time.perf_counter() - t0
         real = ts.images[test]
         recon = tok.reconstruct(real, ts.bits_stored)

@@ -340,6 +340,8 @@ class ImageTokenizerTrainConfig(_Strict):
     steps: int = Field(2000, ge=0)
     batch_size: int = Field(32, ge=1)
     lr: float = Field(1e-3, gt=0)
+    perceptual_weight: float = Field(0.0, ge=0, description="weight of a loss in the findings critic's feature "
+                                     "space (the critic is trained first); keeps small findings through the tokens")
 
     @model_validator(mode="after")
     def _shape(self) -> "ImageTokenizerTrainConfig":

@@ -202,6 +202,18 @@ class FindingsClassifier(nn.Module):
             parts.append(h.amax(dim=(2, 3)))
         return F.silu(self.embed(torch.cat(parts, dim=1)))
 
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The output of every stage (after its residual block), fine to coarse: the feature space a
+        tokenizer's perceptual loss compares images in (what this critic looks at to read findings)."""
+        if x.dim() == 3:
+            x = x[:, None]
+        maps, h = [], x
+        for layer in self.body:
+            h = layer(h)
+            if isinstance(layer, _ResBlock):
+                maps.append(h)
+        return maps
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits [B, n_labels]."""
         return self.head(self.drop(self.forward_features(x)))

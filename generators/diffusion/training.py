@@ -8,6 +8,7 @@ work folder is removed, so a folder either verifies or is visibly unfinished.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -195,16 +196,19 @@ def _torch_save(path: Path, obj: Any) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
-def train_image_tokenizer_stage(cfg: TrainConfig, ts: TrainingSet, work: Path, device: torch.device, log: Log):
+def train_image_tokenizer_stage(cfg: TrainConfig, ts: TrainingSet, work: Path, device: torch.device, log: Log,
+                                critic: Any = None):
     from medmint.generators.diffusion.image_tokenizer import (
         ImageTokenizer,
         ImageTokenizerConfig,
+        frozen_feature_maps,
         reconstruction_report,
         train_image_tokenizer,
     )
 
     c = cfg.image_tokenizer
-    tcfg = ImageTokenizerConfig(resolution=c.resolution, downsample=c.downsample, levels=c.levels, channels=c.channels)
+    tcfg = ImageTokenizerConfig(resolution=c.resolution, downsample=c.downsample, levels=c.levels, channels=c.channels,
+                                perceptual_weight=c.perceptual_weight)
     path = work / "image_tokenizer.pt"
     if path.exists():
         saved = torch.load(path, map_location="cpu", weights_only=False)
@@ -213,6 +217,7 @@ def train_image_tokenizer_stage(cfg: TrainConfig, ts: TrainingSet, work: Path, d
     model, history = train_image_tokenizer(
         ts.images[~ts.holdout], tcfg, steps=c.steps, batch_size=c.batch_size, lr=c.lr, device=device, seed=cfg.seed,
         bits_stored=ts.bits_stored, log=lambda d: log({"stage": "image_tokenizer", **d}),
+        perceptual=frozen_feature_maps(copy.deepcopy(critic)) if c.perceptual_weight else None,
     )
     report = reconstruction_report(model, ts.images[ts.holdout][:512], bits_stored=ts.bits_stored)
     report = {k: v for k, v in report.items() if isinstance(v, (int, float, str))}
@@ -487,12 +492,13 @@ def train(
     if not data_path.exists():
         _save_set(data_path, build_training_set(cfg, both))
     ts = _load_set(data_path)
-    image_tok, image_report = train_image_tokenizer_stage(cfg, ts, work, device, both)
+    # the critic first: the image tokenizer may learn in its feature space
+    classifier, classifier_report = train_classifier_stage(cfg, ts, work, device, both)
+    image_tok, image_report = train_image_tokenizer_stage(cfg, ts, work, device, both, classifier)
     text_tok = train_text_tokenizer_stage(cfg, ts, work, both)
     layout = VocabLayout(text_vocab=text_tok.vocab_size, image_codes=image_tok.codebook_size,
                          image_tokens=image_tok.tokens_per_image, text_length=cfg.text_tokenizer.text_length)
     seqs = encode_stage(ts, image_tok, text_tok, layout, work, both)
-    classifier, classifier_report = train_classifier_stage(cfg, ts, work, device, both)
     ceilings = ceilings_stage(ts, image_tok, classifier, classifier_report, work, both)
     budget = None
     if max_minutes is not None:

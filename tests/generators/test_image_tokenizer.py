@@ -223,3 +223,27 @@ def test_resume_continues_exactly_where_it_stopped(phantom):
     with pytest.raises(ValueError, match="different ImageTokenizerConfig"):
         train_image_tokenizer(data, ImageTokenizerConfig(resolution=32, channels=(8, 8, 16), stem_channels=4),
                               steps=6, resume_state=h_first["state"], **kwargs)
+
+
+def test_perceptual_loss_trains_through_a_frozen_critic(phantom):
+    from dataclasses import replace
+
+    from medmint.generators.diffusion.image_tokenizer import frozen_feature_maps
+    from medmint.validators.findings_classifier import FindingsClassifier, FindingsClassifierConfig
+
+    critic = FindingsClassifier(FindingsClassifierConfig(resolution=32, channels=(8, 16)))
+    before = {k: v.clone() for k, v in critic.state_dict().items()}
+    cfg = replace(TINY, perceptual_weight=1.0)
+    with pytest.raises(ValueError, match="perceptual network"):
+        train_image_tokenizer(phantom[:8], cfg, steps=2, batch_size=4)
+    _, history = train_image_tokenizer(phantom[:8], cfg, steps=3, batch_size=4, seed=0,
+                                       perceptual=frozen_feature_maps(critic))
+    assert all(p > 0 for p in history["perceptual"])
+    # the loss adds the weighted perceptual term to the pixel terms
+    assert history["loss"][0] == pytest.approx(history["l1"][0] + history["mse"][0] + history["edge"][0]
+                                               + history["perceptual"][0], rel=1e-5)
+    assert all(torch.equal(v, critic.state_dict()[k]) for k, v in before.items())  # the critic stays fixed
+    # a critic at another resolution sees the reconstruction resized to its own
+    other = FindingsClassifier(FindingsClassifierConfig(resolution=64, channels=(8, 16)))
+    _, h2 = train_image_tokenizer(phantom[:8], cfg, steps=1, batch_size=4, perceptual=frozen_feature_maps(other))
+    assert h2["perceptual"][0] > 0
