@@ -86,7 +86,7 @@ def evaluate(
 ) -> dict[str, Any]:
     from medmint.generators.diffusion.generator import DiffusionGenerator
     from medmint.generators.phantom import sample_labels
-    from medmint.validators.findings_classifier import FindingsClassifier, roc_auc
+    from medmint.validators.findings_classifier import FindingsClassifier, label_certain, roc_auc
     from medmint.validators.metrics import binary_scores, frechet_distance, positive_sets
     from medmint.validators.report_labeler import label_report
 
@@ -163,7 +163,9 @@ def evaluate(
     ref_images = np.stack([c.image for c in ref])
     results["critic_on_real"] = binary_scores(true_pos_read := image_positive(ref_images), true_pos, names)
     probs = classifier.predict_proba(ref_images, gen.bits_stored)
-    aucs = {name: roc_auc(probs[:, classifier.labels.index(name)], true_pos[:, j]) for j, name in enumerate(names)}
+    certain = label_certain([c.labels for c in ref], names)  # uncertain findings are neither (U-Ignore)
+    aucs = {name: roc_auc(probs[certain[:, j], classifier.labels.index(name)], true_pos[certain[:, j], j])
+            for j, name in enumerate(names)}
     for name, auc in aucs.items():
         results["critic_on_real"]["per_label"][name]["auc"] = None if np.isnan(auc) else round(float(auc), 4)
     known = [a for a in aucs.values() if not np.isnan(a)]

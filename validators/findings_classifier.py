@@ -44,6 +44,7 @@ __all__ = [
     "FindingsClassifier",
     "train_findings_classifier",
     "calibrate_thresholds",
+    "label_certain",
     "label_targets",
     "roc_auc",
     "classifier_report",
@@ -126,6 +127,18 @@ class FindingsClassifierConfig:
             if d.get(key) is not None:
                 d[key] = tuple(d[key])
         return cls(**d)
+
+
+def label_certain(labels: np.ndarray | Sequence[Mapping[str, Any]], names: Sequence[str]) -> np.ndarray:
+    """bool [N, len(names)]: False where a label is uncertain (CheXpert -1). An uncertain finding is
+    drawn, fainter, and is neither a positive nor a negative: it is left out of the loss, the
+    thresholds and the held-out figures (CheXpert's 'U-Ignore')."""
+    if isinstance(labels, np.ndarray):
+        arr = labels.astype(np.float64)
+        if arr.ndim != 2 or arr.shape[1] != len(names):
+            raise ValueError(f"label matrix must be [N, {len(names)}], got {arr.shape}")
+        return arr != -1
+    return np.array([[d.get(n) != -1 for n in names] for d in labels], dtype=bool).reshape(-1, len(names))
 
 
 def label_targets(labels: np.ndarray | Sequence[Mapping[str, Any]], names: Sequence[str]) -> np.ndarray:
@@ -270,7 +283,8 @@ class FindingsClassifier(nn.Module):
     def calibrate(self, images: Images, label_matrix: LabelRows, bits_stored: Bits = None) -> np.ndarray:
         """Choose per-label F1-optimal thresholds on held-out data and store them in ``cfg``."""
         probs = self.predict_proba(images, bits_stored)
-        th = calibrate_thresholds(probs, label_targets(label_matrix, self.labels))
+        certain = label_certain(label_matrix, self.labels)
+        th = calibrate_thresholds(np.where(certain, probs, np.nan), label_targets(label_matrix, self.labels))
         self.cfg = replace(self.cfg, thresholds=tuple(float(t) for t in th))
         return th
 
@@ -313,7 +327,7 @@ def roc_auc(scores: np.ndarray, targets: np.ndarray) -> float:
 def calibrate_thresholds(probs: np.ndarray, labels: np.ndarray, *, default: float = 0.5) -> np.ndarray:
     """Per-label threshold maximising F1 of ``probs >= threshold`` against ``labels``.
 
-    ``probs`` [N, L]; ``labels`` [N, L] (positive iff == 1). The threshold sits halfway between the
+    ``probs`` [N, L] (NaN leaves a row out for that label); ``labels`` [N, L] (positive iff == 1). The threshold sits halfway between the
     lowest score called positive and the next lower distinct score, so it generalises a little
     better than cutting exactly at a training score. A label with no positives or no negatives
     in the held-out set keeps ``default``.
@@ -324,7 +338,8 @@ def calibrate_thresholds(probs: np.ndarray, labels: np.ndarray, *, default: floa
         raise ValueError(f"probs and labels must both be [N, L], got {probs.shape} and {y.shape}")
     out = np.full(probs.shape[1], default, dtype=np.float64)
     for j in range(probs.shape[1]):
-        p, t = probs[:, j], y[:, j]
+        keep = ~np.isnan(probs[:, j])  # NaN: a row left out for this label (uncertain)
+        p, t = probs[keep, j], y[keep, j]
         n_pos = int(t.sum())
         if n_pos == 0 or n_pos == len(t):
             continue
@@ -343,16 +358,19 @@ def calibrate_thresholds(probs: np.ndarray, labels: np.ndarray, *, default: floa
 
 def classifier_report(model: FindingsClassifier, images: Images, label_matrix: LabelRows,
                       bits_stored: Bits = None) -> dict[str, Any]:
-    """Held-out quality: per-label AUC, F1 at the stored thresholds, prevalence; plus means."""
+    """Held-out quality: per-label AUC, F1 at the stored thresholds, prevalence (uncertain labels left
+    out); plus means."""
     probs = model.predict_proba(images, bits_stored)
     y = label_targets(label_matrix, model.labels) == 1
+    certain = label_certain(label_matrix, model.labels)
     pred = probs >= model.cfg.decision_thresholds[None, :]
     per: dict[str, dict[str, float]] = {}
     for j, label in enumerate(model.labels):
-        tp = float((pred[:, j] & y[:, j]).sum())
-        denom = float(pred[:, j].sum() + y[:, j].sum())
-        per[label] = {"auc": roc_auc(probs[:, j], y[:, j]), "f1": 2 * tp / denom if denom else float("nan"),
-                      "prevalence": float(y[:, j].mean()),
+        k = certain[:, j]
+        tp = float((pred[k, j] & y[k, j]).sum())
+        denom = float(pred[k, j].sum() + y[k, j].sum())
+        per[label] = {"auc": roc_auc(probs[k, j], y[k, j]), "f1": 2 * tp / denom if denom else float("nan"),
+                      "prevalence": float(y[k, j].mean()), "uncertain_left_out": int((~k).sum()),
                       "threshold": float(model.cfg.decision_thresholds[j])}
     aucs = [v["auc"] for v in per.values() if not math.isnan(v["auc"])]
     f1s = [v["f1"] for v in per.values() if not math.isnan(v["f1"])]
@@ -419,7 +437,8 @@ def train_findings_classifier(
     resume_state: Mapping[str, Any] | None = None,
     stop_at: int | None = None,
 ) -> tuple[FindingsClassifier, dict[str, Any]]:
-    """Train the classifier from scratch (or resume it) with BCE on 'positive vs not'.
+    """Train the classifier from scratch (or resume it) with BCE on 'positive vs not' (uncertain labels
+    left out of the loss).
 
     ``images`` as for ``medmint.imaging.prepare_images``; ``label_matrix`` an [N, n_labels] array in
     ``cfg.labels`` order (CheXpert coding or 0/1) or N label dicts. Positives of rare labels are
@@ -437,6 +456,7 @@ def train_findings_classifier(
         raise ValueError("steps must be >= 0 and batch_size >= 1")
     data = prepare_images(images, cfg.resolution, cfg.bits_stored if bits_stored is None else bits_stored)
     y = label_targets(label_matrix, cfg.labels)
+    known = label_certain(label_matrix, cfg.labels).astype(np.float32)
     if len(y) != len(data):
         raise ValueError(f"{len(data)} images but {len(y)} label rows")
     n = len(data)
@@ -466,7 +486,7 @@ def train_findings_classifier(
     if n_rare:  # the oversampled positives already weigh more: the loss weight goes by the batch mix
         seen = (pos * (batch_size - n_rare) / n + y[rare_rows].mean(axis=0) * n_rare) / batch_size
         pos_weight = np.clip((1 - seen) / np.maximum(seen, 1e-6), 1.0, cfg.max_pos_weight).astype(np.float32)
-    crit = nn.BCEWithLogitsLoss(pos_weight=torch.from_numpy(pos_weight).to(device))
+    crit = nn.BCEWithLogitsLoss(pos_weight=torch.from_numpy(pos_weight).to(device), reduction="none")
     warmup = min(cfg.warmup_steps, steps // 10)
     use_amp = device.type == "cuda"
     history: dict[str, Any] = {"step": [], "loss": [], "lr": []}
@@ -482,6 +502,7 @@ def train_findings_classifier(
             idx = np.concatenate([idx, np.random.default_rng([seed, step, 7]).choice(rare_rows, n_rare)])
         x = torch.from_numpy(data[idx])[:, None].to(device)
         t = torch.from_numpy(y[idx]).to(device)
+        w = torch.from_numpy(known[idx]).to(device)
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + step)
         if cfg.augment:
             x = augment_batch(x, cfg, gen)
@@ -490,7 +511,7 @@ def train_findings_classifier(
             torch.manual_seed(int(seed) * 1_000_003 + step)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits = model(x)
-        loss = crit(logits.float(), t)
+        loss = (crit(logits.float(), t) * w).sum() / w.sum().clamp(min=1.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip:

@@ -16,6 +16,7 @@ from medmint.validators.findings_classifier import (
     FindingsClassifierConfig,
     augment_batch,
     calibrate_thresholds,
+    label_certain,
     classifier_report,
     label_targets,
     roc_auc,
@@ -245,3 +246,16 @@ def test_image_of_one_finding_with_a_report_of_another_is_rejected(trained):
     verdicts = gate.judge(Batch(swapped, ctx))
     assert not any(v.passed for v in verdicts), [v.reason for v in verdicts if v.passed]
     assert all("Cardiomegaly" in v.reason for v in verdicts)
+
+
+def test_uncertain_labels_are_left_out_of_thresholds_and_figures():
+    names = ("A", "B")
+    rows = [{"A": 1, "B": -1}, {"A": -1, "B": 0}, {"A": 0, "B": None}]
+    assert label_certain(rows, names).tolist() == [[True, False], [False, True], [True, True]]
+    assert label_certain(np.array([[1.0, -1.0], [np.nan, 0.0]]), names).tolist() == [[True, False], [True, True]]
+    # an uncertain row scored high would pull the threshold down if it counted as a negative
+    probs = np.array([[0.9], [0.7], [0.6], [0.5], [0.2]])
+    labels = np.array([[1], [-1], [-1], [1], [0]])
+    assert calibrate_thresholds(probs, labels)[0] == pytest.approx(0.8)  # as negatives: the faint positive lost
+    masked = np.where(labels == -1, np.nan, probs)
+    assert calibrate_thresholds(masked, labels)[0] == pytest.approx(0.35)  # left out: both positives kept
