@@ -99,7 +99,9 @@ def plan_effusion(rng: np.random.Generator, a: Anatomy, certainty: int) -> Plan:
         sev = _choice(rng, ["small", "moderate", "large"], [0.5, 0.35, 0.15])
     sides = [RIGHT, LEFT] if lat == "bilateral" else [RIGHT if lat == "right" else LEFT]
     # Fluid height at the chest wall above the costophrenic angle, and how much lower it lies medially.
-    height = {"small": (0.045, 0.065), "moderate": (0.12, 0.18), "large": (0.28, 0.38)}[sev]
+    # small: a meniscus 2.4-3.6 cm up the chest wall (blunting that a 128 px film still shows, about
+    # 8-12 px; the 1.8-2.6 cm it was drew 3-4 px, below what a reader -- or the critic -- can see)
+    height = {"small": (0.06, 0.09), "moderate": (0.12, 0.18), "large": (0.28, 0.38)}[sev]
     curve = {"small": (0.04, 0.06), "moderate": (0.06, 0.09), "large": (0.08, 0.12)}[sev]
     levels = {s: rng.uniform(*height) for s in (RIGHT, LEFT)}
     return Plan("Pleural Effusion", certainty, {"laterality": lat, "severity": sev},
