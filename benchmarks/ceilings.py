@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> dict:
             "same_labels": round(float((a == b).all(axis=1).mean()), 4),
             "per_label_agreement": {k: round(float((a[:, j] == b[:, j]).mean()), 4)
                                     for j, k in enumerate(critic.labels)},
+            "recall_on_real": {k: round(float(a[y[:, j], j].mean()), 4) if y[:, j].any() else None
+                               for j, k in enumerate(critic.labels)},
             "recall_on_recon": {k: round(float(b[y[:, j], j].mean()), 4) if y[:, j].any() else None
                                 for j, k in enumerate(critic.labels)},
         }
