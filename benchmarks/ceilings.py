@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import torch
 
+    from medmint.generators.diffusion.training import _holdout_halves
     from medmint.validators.findings_classifier import (
         FindingsClassifierConfig,
         classifier_report,
@@ -73,9 +74,8 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     ts = phantom_set(args.n, args.size, args.seed, args.holdout, args.work)
     data_s = time.perf_counter() - t0
-    train, hold = np.flatnonzero(~ts.holdout), np.flatnonzero(ts.holdout)
-    # thresholds are fitted on one half of the held-out images and scored on the other
-    cal, test = hold[: len(hold) // 2], hold[len(hold) // 2:]
+    train = np.flatnonzero(~ts.holdout)
+    cal, test = _holdout_halves(ts)  # the split `medmint train` uses for its recorded ceilings
     from medmint.validators.findings_classifier import FindingsClassifier
 
     t0 = time.perf_counter()
