@@ -20,17 +20,39 @@ from pathlib import Path
 import numpy as np
 
 
+def phantom_version() -> str:
+    """A digest of the phantom's source: a cached set drawn by an older rendering is not reused."""
+    from medmint.generators import phantom
+
+    h = hashlib.sha256()
+    for f in sorted(Path(phantom.__file__).parent.glob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:10]
+
+
 def phantom_set(n: int, size: int, seed: int, holdout: float, work: Path):
     from medmint.config import load_train_config
     from medmint.generators.diffusion.training import _load_set, _save_set, build_training_set
 
-    path = work / f"phantom-{n}-{size}-{seed}-{holdout}.npz"
+    path = work / f"phantom-{n}-{size}-{seed}-{holdout}-{phantom_version()}.npz"
     if not path.exists():
         cfg = load_train_config(Path(__file__).parents[1] / "configs/train/phantom-cpu.yaml",
                                 [f"data.n={n}", f"data.size={size}", f"seed={seed}",
                                  f"data.holdout={holdout}"])
         work.mkdir(parents=True, exist_ok=True)
         _save_set(path, build_training_set(cfg, lambda _: None))
+    return _load_set(path)
+
+
+def rare_set(ts, ccfg, args):
+    """The critic's extra positives, as ``medmint train`` draws them (``classifier.extra_rare``)."""
+    from medmint.generators.diffusion.training import _load_set, _save_set, rare_finding_set, rare_labels
+
+    rare = rare_labels(ts.labels[~ts.holdout], ccfg.labels, ccfg.rare_below)
+    path = args.work / (f"rare-{args.extra_rare}-{args.size}-{args.seed}-{'-'.join(rare)}-{phantom_version()}.npz"
+                        .replace(" ", "_"))
+    if not path.exists():
+        _save_set(path, rare_finding_set(args.seed, args.size, rare, args.extra_rare, workers=2))
     return _load_set(path)
 
 
@@ -50,6 +72,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--critic-batch", type=int, default=64)
     ap.add_argument("--stem-stride", type=int, default=2)
     ap.add_argument("--rare-share", type=float, default=0.25, help="batch share of rare-finding positives")
+    ap.add_argument("--extra-rare", type=int, default=0,
+                    help="extra phantom studies with one rare finding present, for the critic only")
     ap.add_argument("--holdout", type=float, default=0.25, help="held-out share (half calibrates, half tests)")
     ap.add_argument("--tokenizer-steps", type=int, default=0, help="0 skips the round trip")
     ap.add_argument("--downsample", type=int, default=8)
@@ -81,14 +105,19 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     ccfg = FindingsClassifierConfig(resolution=args.resolution, stem_stride=args.stem_stride,
                                     rare_share=args.rare_share)
-    key = f"critic-{args.n}-{args.size}-{args.seed}-{args.holdout}-{args.critic_steps}-{args.critic_batch}"
+    key = (f"critic-{args.n}-{args.size}-{args.seed}-{args.holdout}-{args.critic_steps}-{args.critic_batch}"
+           f"-{args.extra_rare}-{phantom_version()}")
     cached = args.work / f"{key}-{hashlib.sha256(json.dumps(ccfg.to_json(), sort_keys=True).encode()).hexdigest()[:10]}.pt"
     if cached.exists():  # a tokenizer experiment reuses the critic of an earlier run
         saved = torch.load(cached, weights_only=False)
         critic = FindingsClassifier.load(saved["config"], saved["model"])
     else:
+        images, labels = ts.images[train], ts.label_dicts(train)
+        if args.extra_rare:
+            extra = rare_set(ts, ccfg, args)
+            images, labels = np.concatenate([images, extra.images]), labels + extra.label_dicts()
         critic, _ = train_findings_classifier(
-            ts.images[train], ts.label_dicts(train), ccfg, steps=args.critic_steps, batch_size=args.critic_batch,
+            images, labels, ccfg, steps=args.critic_steps, batch_size=args.critic_batch,
             seed=args.seed, bits_stored=ts.bits_stored, log=_progress("critic"), log_every=100)
         torch.save({"config": critic.to_json(), "model": critic.state_dict()}, cached)
     critic_s = time.perf_counter() - t0
@@ -96,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = classifier_report(critic, ts.images[test], ts.label_dicts(test), bits_stored=ts.bits_stored)
     out: dict = {
         "n": args.n, "size": args.size, "resolution": args.resolution, "data_seconds": round(data_s, 1),
-        "critic": {"steps": args.critic_steps, "seconds": round(critic_s, 1), "mean_auc": report["mean_auc"],
+        "critic": {"steps": args.critic_steps, "extra_rare": args.extra_rare, "seconds": round(critic_s, 1), "mean_auc": report["mean_auc"],
                    "macro_f1": report["mean_f1"], "n_test": report["n_images"],
                    "labels": {k: {m: round(v[m], 4) for m in ("auc", "f1", "prevalence")}
                               for k, v in report["labels"].items()}},

@@ -394,12 +394,15 @@ class ClassifierTrainConfig(_Strict):
     batch_size: int = Field(64, ge=1)
     lr: float = Field(2e-3, gt=0)
     rare_share: float = Field(0.25, ge=0, lt=1, description="batch share drawn from positives of rare findings")
+    extra_rare: int = Field(0, ge=0, description="phantom only: extra studies drawn with one rare finding present, "
+                            "seen by the critic alone (a few hundred positives are too few to learn a small finding)")
 
 
 class SamplerDefaults(_Strict):
     steps: int = Field(24, ge=1, le=1024)
     temperature: float = Field(1.0, ge=0)
     confidence_temperature: float = Field(4.5, ge=0)
+    per_modality: bool = Field(False, description="each modality unmasks on its own schedule")
     guidance: float = Field(1.0, ge=0)
 
 

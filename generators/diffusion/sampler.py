@@ -46,6 +46,10 @@ class SamplerConfig:
     confidence_temperature: float = 4.5  # Gumbel noise on confidences, times t (MeDiM: 10, MaskGIT: 4.5)
     guidance: float = 0.0  # classifier-free guidance weight w; 0 skips the unconditional pass
     bf16: bool = True  # autocast to bfloat16 on CUDA (ignored on CPU)
+    # each modality's masked count follows the schedule on its own, so both stay at the masking level
+    # t the model was trained on (one level for the whole sequence); False: one joint confidence ranking,
+    # where the less confident modality (text, early on) is left masked until the last steps
+    per_modality: bool = False
 
     def __post_init__(self) -> None:
         for name, field in self.__dataclass_fields__.items():
@@ -156,15 +160,9 @@ def sample(
                     break
                 t = n_masked.float() / n_gen.clamp(min=1).float()
                 logits = _guided_logits(model, x, uncond, t, cfg.guidance, allowed)
-                still = arccos_schedule((step + 1) / cfg.steps)
-                target = [int(math.floor(n * still)) for n in n_gen.tolist()]
-                if step == cfg.steps - 1:
-                    target = [0] * batch
-                for b in range(batch):
-                    rows = masked[b].nonzero().squeeze(1)
-                    if rows.numel() == 0:
-                        continue
-                    k = min(rows.numel(), max(1, rows.numel() - target[b]))
+                still = 0.0 if step == cfg.steps - 1 else arccos_schedule((step + 1) / cfg.steps)
+                for b, rows, total in _unmask_groups(masked, gen, (is_img, is_txt) if cfg.per_modality else None):
+                    k = min(rows.numel(), max(1, rows.numel() - int(math.floor(total * still))))
                     lg = logits[b, rows]
                     logp = torch.log_softmax(lg, dim=-1)
                     if cfg.temperature == 0:
@@ -185,6 +183,16 @@ def sample(
     finally:
         model.train(was_training)
     return x.cpu()
+
+
+def _unmask_groups(masked: torch.Tensor, gen: torch.Tensor, segments: tuple[torch.Tensor, ...] | None):
+    """(sample, its masked positions, how many positions the group generates) per group that still
+    has masks: one group per sample, or one per modality of it."""
+    for b in range(masked.shape[0]):
+        for seg in segments if segments is not None else (None,):
+            rows = (masked[b] if seg is None else masked[b] & seg).nonzero().squeeze(1)
+            if rows.numel():
+                yield b, rows, int((gen[b] if seg is None else gen[b] & seg).sum())
 
 
 def _guided_logits(

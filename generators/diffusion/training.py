@@ -71,6 +71,51 @@ def _phantom_case(args: tuple[int, int]) -> tuple[np.ndarray, str, list[int], st
     return case.image, join_sections(case.findings, case.impression), labels, case.view, case.sex, case.age
 
 
+def _rare_case(args: tuple[int, int, str]) -> tuple[np.ndarray, str, list[int], str, str, int]:
+    """A phantom study whose prior labels are kept but one rare finding is made present (its usual
+    companions stay as drawn; where the prior contradicts it, the finding alone is requested)."""
+    from medmint.generators.phantom import sample_case
+    from medmint.generators.phantom.sampler import labels_for_seed
+
+    seed, size, label = args
+    prior = {**labels_for_seed(seed), label: 1, "No Finding": None}
+    try:
+        case = sample_case(seed, size=size, findings=prior)
+    except ValueError:
+        case = sample_case(seed, size=size, findings={label: 1})
+    labels = [_NONE if case.labels[k] is None else int(case.labels[k]) for k in CHEXPERT_LABELS]
+    return case.image, join_sections(case.findings, case.impression), labels, case.view, case.sex, case.age
+
+
+def rare_finding_set(seed: int, size: int, labels: list[str], n: int, workers: int = 1) -> TrainingSet:
+    """``n`` phantom studies, each with one of ``labels`` present (in turn): positives for the critic
+    where the prior draws too few to learn a small finding from. Seeds never meet the training set's."""
+    from medmint.records import seed_for
+
+    jobs = [(seed_for(f"rare:{seed}:{i}"), size, labels[i % len(labels)]) for i in range(n)]
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers) as pool:
+            rows = pool.map(_rare_case, jobs, chunksize=64)
+    else:
+        rows = [_rare_case(j) for j in jobs]
+    return _rows_to_set(rows, np.zeros(len(rows), dtype=bool))
+
+
+def _rows_to_set(rows: list[tuple], holdout: np.ndarray) -> TrainingSet:
+    return TrainingSet(
+        images=np.stack([r[0] for r in rows]).astype(np.uint16),
+        bits_stored=12,
+        reports=[r[1] for r in rows],
+        labels=np.array([r[2] for r in rows], dtype=np.int8),
+        views=[r[3] for r in rows],
+        sexes=[r[4] for r in rows],
+        ages=np.array([r[5] for r in rows], dtype=np.int16),
+        holdout=holdout,
+    )
+
+
 def _phantom_set(cfg: TrainConfig, log: Log) -> list[tuple]:
     from medmint.records import seed_for
 
@@ -114,16 +159,7 @@ def build_training_set(cfg: TrainConfig, log: Log) -> TrainingSet:
     order = np.random.default_rng(cfg.seed).permutation(n)
     holdout = np.zeros(n, dtype=bool)
     holdout[order[: max(2, int(round(n * cfg.data.holdout)))]] = True
-    return TrainingSet(
-        images=np.stack([r[0] for r in rows]).astype(np.uint16),
-        bits_stored=12,
-        reports=[r[1] for r in rows],
-        labels=np.array([r[2] for r in rows], dtype=np.int8),
-        views=[r[3] for r in rows],
-        sexes=[r[4] for r in rows],
-        ages=np.array([r[5] for r in rows], dtype=np.int16),
-        holdout=holdout,
-    )
+    return _rows_to_set(rows, holdout)
 
 
 def _save_set(path: Path, ts: TrainingSet) -> None:
@@ -349,6 +385,12 @@ def train_model_stage(
     return model, summary
 
 
+def rare_labels(labels: np.ndarray, names: tuple[str, ...], below: float) -> list[str]:
+    """The critic's labels present in fewer than ``below`` of the rows (CheXpert-coded [N, 14])."""
+    prevalence = (labels == 1).mean(axis=0)
+    return [k for k in names if prevalence[CHEXPERT_LABELS.index(k)] < below]
+
+
 def _holdout_halves(ts: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
     """Held-out rows split in two: decision thresholds are fitted on the first half and every
     held-out figure is measured on the second, so no figure grades its own calibration."""
@@ -396,9 +438,19 @@ def train_classifier_stage(cfg: TrainConfig, ts: TrainingSet, work: Path, device
         saved = torch.load(path, map_location="cpu", weights_only=False)
         return FindingsClassifier.load(saved["config"], saved["model"], device=device), saved["report"]
     c = cfg.classifier
-    train, hold = np.flatnonzero(~ts.holdout), np.flatnonzero(ts.holdout)
+    ccfg = FindingsClassifierConfig(resolution=c.resolution, rare_share=c.rare_share)
+    train = np.flatnonzero(~ts.holdout)
+    images, labels = ts.images[train], ts.label_dicts(train)
+    if c.extra_rare and cfg.data.source == "phantom":
+        rare = rare_labels(ts.labels[train], ccfg.labels, ccfg.rare_below)
+        extra_path = work / "critic_extra.npz"
+        if not extra_path.exists():
+            _save_set(extra_path, rare_finding_set(cfg.seed, cfg.data.size, rare, c.extra_rare, cfg.data.workers))
+        extra = _load_set(extra_path)
+        images, labels = np.concatenate([images, extra.images]), labels + extra.label_dicts()
+        log({"stage": "classifier", "extra_rare": len(extra.reports), "labels": rare})
     model, _ = train_findings_classifier(
-        ts.images[train], ts.label_dicts(train), FindingsClassifierConfig(resolution=c.resolution, rare_share=c.rare_share), steps=c.steps,
+        images, labels, ccfg, steps=c.steps,
         batch_size=c.batch_size, lr=c.lr, device=device, seed=cfg.seed, bits_stored=ts.bits_stored,
         log=lambda d: log({"stage": "classifier", **d}),
     )

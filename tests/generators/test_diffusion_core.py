@@ -367,6 +367,43 @@ def test_guidance_changes_the_output_and_training_flag_is_restored():
     assert model.training
 
 
+@pytest.mark.parametrize("per_modality", [False, True])
+def test_per_modality_schedule_unmasks_each_modality_at_the_same_level(per_modality):
+    """The model's forward sees the masked count of image and text at each step: with ``per_modality``
+    both follow the arccos schedule on their own; without it, a model sure of the image and unsure
+    of the text leaves the text masked while the image fills."""
+    from medmint.generators.diffusion.sampler import arccos_schedule
+
+    model = tiny_model("llama", seed=6)
+    seg = torch.as_tensor(LAYOUT.segments())
+    seen: list[tuple[int, int]] = []
+    forward = model.forward
+
+    def spy(ids, t, *args, **kwargs):
+        masked = ids[0] == MASK
+        seen.append((int((masked & (seg == SEG_IMAGE)).sum()), int((masked & (seg == SEG_TEXT)).sum())))
+        logits = forward(ids, t, *args, **kwargs).clone()
+        logits[:, seg == SEG_IMAGE] *= 50.0  # sharp (confident) on the image, flat on the text
+        logits[:, seg == SEG_TEXT] *= 0.01
+        return logits
+
+    model.forward = spy
+    init = torch.as_tensor(task_inits(LAYOUT)["joint"])[None]
+    steps = 4
+    out = sample(model, init, [3], LAYOUT, SamplerConfig(steps=steps, confidence_temperature=0.0,
+                                                         per_modality=per_modality))
+    assert not (out == MASK).any()
+    n_img, n_txt = seen[0]
+    assert (n_img, n_txt) == (LAYOUT.image_tokens, LAYOUT.text_length)
+    after = seen[1:steps]
+    if per_modality:
+        want = [(math.floor(n_img * arccos_schedule(s / steps)), math.floor(n_txt * arccos_schedule(s / steps)))
+                for s in range(1, steps)]
+        assert after == want
+    else:
+        assert after[-1][1] > math.floor(n_txt * arccos_schedule((steps - 1) / steps))  # the text lags behind
+
+
 def test_sampler_rejects_bad_inputs():
     model = tiny_model("llama")
     init = torch.as_tensor(task_inits(LAYOUT)["joint"])[None].clone()

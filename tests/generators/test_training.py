@@ -39,6 +39,26 @@ def tiny_ckpt(tmp_path_factory):
     return out
 
 
+def test_rare_finding_set_makes_each_requested_finding_present_and_is_reproducible():
+    from medmint.generators.diffusion.training import rare_finding_set
+    from medmint.records import CHEXPERT_LABELS
+
+    wanted = ["Fracture", "Lung Lesion", "Consolidation"]
+    a = rare_finding_set(7, 64, wanted, 6)
+    for i, row in enumerate(a.labels):
+        assert row[CHEXPERT_LABELS.index(wanted[i % 3])] == 1, (i, a.reports[i])
+    assert not a.holdout.any()
+    b = rare_finding_set(7, 64, wanted, 6)
+    assert np.array_equal(a.images, b.images) and a.reports == b.reports
+    assert not np.array_equal(rare_finding_set(8, 64, wanted, 6).images, a.images)
+
+
+def test_critic_sees_the_extra_rare_studies(tiny_ckpt):
+    log = [json.loads(line) for line in (tiny_ckpt / "train.log.jsonl").read_text().splitlines()]
+    extra = [e for e in log if e.get("stage") == "classifier" and "extra_rare" in e]
+    assert extra and extra[0]["extra_rare"] == load_train_config(TINY).classifier.extra_rare
+
+
 def test_checkpoint_is_complete_and_described(tiny_ckpt):
     ckpt = verify_checkpoint(tiny_ckpt)
     listed = {line.split("  ")[1] for line in (tiny_ckpt / SUMS).read_text().splitlines()}
