@@ -17,7 +17,8 @@ default checkpoint's) or from a training YAML (``--config``; flags given on the 
 Prints one JSON object with one entry per variant in "runs" (threads x dtype x batch size, eager
 or ``torch.compile``): tokens/s (batch x seq_len x steps / seconds), sequences/s, seconds/step and
 its split (drawing the batch, forward, backward, clip + AdamW, EMA), model FLOPs per training step
-(approximated as 3 x flops_per_forward x batch: the backward pass taken as twice the forward;
+(approximated as 3 x flops_per_forward x batch: the backward pass taken as twice the forward, the
+head at the masked positions only;
 matmul FLOPs only, see ``MeDiMModel.flops_per_forward``), achieved FLOP/s, and that as a fraction
 of a dense fp32 matmul peak measured in the same run at the same thread count (bf16 too when a
 bf16 variant runs). With ``--compile`` the first warm-up step (which compiles) is reported as
@@ -47,7 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "lr": 1e-3, "warmup_lr": 200, "weight_decay": 0.01, "ema": 0.995, "t_min": 0.02, "p_drop_all": 0.1,
     "p_drop_each": 0.3, "batch_sizes": [32], "pretrained": None,
 }
-FLOPS_NOTE = ("model_flops_per_step ~= 3 x flops_per_forward x batch (backward taken as 2 x forward); "
+FLOPS_NOTE = ("model_flops_per_step ~= 3 x flops_per_forward x batch (backward taken as 2 x forward), with the "
+              "head counted at the masked positions only (training runs it there; flops_per_forward counts every "
+              "position, as sampling does); "
               "matmul FLOPs of the model only (projections, attention, head): embeddings, norms, softmax, "
               "the loss, clipping, AdamW and EMA are not counted")
 
@@ -161,6 +164,7 @@ def run_variant(s: dict[str, Any], layout, pool, *, batch: int, threads: int, dt
 
     split = {"data": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0, "ema": 0.0}
     losses: list[float] = []
+    masked: list[float] = []  # share of the predicted positions masked (the head runs on those only)
     model.train()
 
     def one_step(step: int, timed: bool) -> None:
@@ -172,7 +176,7 @@ def run_variant(s: dict[str, Any], layout, pool, *, batch: int, threads: int, dt
         sync()
         marks.append(time.perf_counter())
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-            loss, _ = diffusion_loss(runner, ids, layout, gen, noise)
+            loss, stats = diffusion_loss(runner, ids, layout, gen, noise)
         sync()
         marks.append(time.perf_counter())
         opt.zero_grad(set_to_none=True)
@@ -196,6 +200,7 @@ def run_variant(s: dict[str, Any], layout, pool, *, batch: int, threads: int, dt
             for name, a, b in zip(split, marks, marks[1:]):
                 split[name] += b - a
             losses.append(float(loss.detach()))
+            masked.append(stats["mask_frac"])
 
     step = 0
     if compile_model and runner is not model:
@@ -218,7 +223,8 @@ def run_variant(s: dict[str, Any], layout, pool, *, batch: int, threads: int, dt
         step += 1
     seconds = time.perf_counter() - start
 
-    flops_step = 3 * model.flops_per_forward() * batch
+    head_positions = float(np.mean(masked)) * (layout.image_tokens + layout.text_length) if masked else None
+    flops_step = 3 * model.flops_per_forward(head_positions=head_positions) * batch
     row.update({
         "steps": steps,
         "seconds": round(seconds, 4),
@@ -227,6 +233,7 @@ def run_variant(s: dict[str, Any], layout, pool, *, batch: int, threads: int, dt
         "sequences_per_s": round(batch * steps / seconds, 3),
         "seconds_per_step_split": {k: round(v / steps, 5) for k, v in split.items()},
         "share_of_step": {k: round(v / max(sum(split.values()), 1e-12), 4) for k, v in split.items()},
+        "head_positions": round(head_positions, 2) if head_positions is not None else None,
         "model_flops_per_step": flops_step,
         "achieved_flops_per_s": round(flops_step * steps / seconds, 1),
         "last_loss": round(losses[-1], 4) if losses else None,

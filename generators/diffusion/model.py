@@ -116,12 +116,16 @@ class MeDiMModel(nn.Module):
         *,
         restrict: bool = True,
         key_padding_mask: torch.Tensor | None = None,
+        select: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """ids [B, L] (L = layout.seq_len), t [B] -> logits [B, L, V].
 
         ``restrict=False`` returns raw logits (the sampler combines guided logits first and
         restricts after: -inf - -inf would be NaN). ``key_padding_mask`` [B, L] True = hidden key;
-        the layout has no true padding (PAD is a predicted token), so it is normally None."""
+        the layout has no true padding (PAD is a predicted token), so it is normally None.
+        ``select`` [B, L] bool: logits [N, V] of the selected positions only (row-major order) -- the
+        loss reads only the masked positions, and the head over the whole vocabulary at every
+        position is the largest single matmul of a small model."""
         if ids.dim() != 2 or ids.shape[1] != self.layout.seq_len:
             raise ValueError(f"ids shape {tuple(ids.shape)}: expected [B, {self.layout.seq_len}]")
         if t.shape != ids.shape[:1]:
@@ -135,32 +139,38 @@ class MeDiMModel(nn.Module):
         h = self.backbone(x, cond, key_padding_mask)
         shift, scale = self.final_adaln(F.silu(cond))[:, None, :].chunk(2, dim=-1)
         h = h * (1 + scale) + shift
-        logits = self.head(h)
+        if select is not None:
+            logits = self.head(h[select])
+            allowed = self.allowed[select.nonzero()[:, 1]]
+        else:
+            logits, allowed = self.head(h), self.allowed
         if restrict:
-            logits = logits.masked_fill(~self.allowed, float("-inf"))
+            logits = logits.masked_fill(~allowed, float("-inf"))
         return logits
 
     # --- accounting ---------------------------------------------------------------------------
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
-    def flops_per_forward(self, seq_len: int | None = None) -> int:
+    def flops_per_forward(self, seq_len: int | None = None, head_positions: float | None = None) -> int:
         """Approximate matmul FLOPs of one forward of ONE sequence (multiply by batch).
 
         2 * (per-token weight-matrix params) * tokens   [attention/MLP projections, head]
         + 2 * (per-sequence params)                     [timestep MLP, adaLN projections]
         + 4 * L^2 * (heads * head_dim) per layer        [QK^T and AV]
-        Embedding lookups, norms, softmax and elementwise work are not counted."""
+        Embedding lookups, norms, softmax and elementwise work are not counted. ``head_positions``:
+        positions the head runs on (training runs it on the masked ones only); default all."""
         length = self.layout.seq_len if seq_len is None else int(seq_len)
         def weights(modules) -> int:
             return sum(m.weight.numel() for m in modules if isinstance(m, nn.Linear))
 
-        per_token = weights(self.backbone.model.layers.modules()) + self.head.weight.numel()
+        per_token = weights(self.backbone.model.layers.modules())
+        head = 2 * self.head.weight.numel() * (length if head_positions is None else head_positions)
         per_seq = weights([*self.timestep.mlp, *self.backbone.adaln.modules(), self.final_adaln])
         cfg = self.backbone.model.config
         head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         attention = 4 * length * length * cfg.num_attention_heads * head_dim * cfg.num_hidden_layers
-        return 2 * per_token * length + 2 * per_seq + attention
+        return int(2 * per_token * length + head + 2 * per_seq + attention)
 
     # --- serialisation ------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

@@ -189,10 +189,9 @@ def diffusion_loss(
     if abs(model_eps - cfg.eps) > 1e-12:
         raise ValueError(f"noise eps {cfg.eps} differs from the model's sigma_eps {model_eps}")
     c = corrupt_detailed(ids, layout, generator, cfg, t=t, modes=modes)
-    logits = model(c.noisy_ids, c.t)
     sel = c.loss_mask
+    picked = model(c.noisy_ids, c.t, select=sel).float()
     target = ids[sel]
-    picked = logits[sel].float()
     nll = F.cross_entropy(picked, target, reduction="none")
     if torch.isinf(nll).any():
         raise ValueError("clean ids hold a token not allowed at its position (MASK, or another segment's id)")

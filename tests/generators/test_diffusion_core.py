@@ -160,6 +160,18 @@ def test_logits_are_restricted_per_segment():
     assert torch.isfinite(raw).all()
 
 
+def test_selected_logits_equal_the_full_logits_at_those_positions():
+    model = tiny_model("llama", seed=2)
+    ids = random_clean(LAYOUT, 3, seed=5)
+    t = torch.tensor([0.2, 0.5, 0.9])
+    sel = torch.rand(ids.shape, generator=torch.Generator().manual_seed(0)) < 0.4
+    full = model(ids, t)
+    picked = model(ids, t, select=sel)
+    assert picked.shape == (int(sel.sum()), LAYOUT.vocab_size)
+    torch.testing.assert_close(picked, full[sel], rtol=1e-5, atol=1e-5)
+    assert torch.equal(torch.isinf(picked), torch.isinf(full[sel]))  # the same restriction per position
+
+
 def test_arch_round_trip_parameter_count_and_flops():
     model = tiny_model("llama", segment_embedding=False)
     data = json.loads(json.dumps(model.to_json()))
