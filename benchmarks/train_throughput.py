@@ -132,6 +132,7 @@ def run_variant(s: dict[str, Any], layout, pool, *, batch: int, threads: int, dt
 
     from medmint.generators.diffusion.model import MeDiMModel
     from medmint.generators.diffusion.noise import NoiseConfig, diffusion_loss
+    from medmint.generators.diffusion.training import ema_update
     from medmint.schedules import warmup_cosine
 
     torch.set_num_threads(threads)
@@ -187,13 +188,7 @@ def run_variant(s: dict[str, Any], layout, pool, *, batch: int, threads: int, dt
         opt.step()
         sync()
         marks.append(time.perf_counter())
-        with torch.no_grad():
-            decay = min(s["ema"], (2 + step) / (11 + step)) if s["ema"] > 0 else 0.0
-            for k, v in model.state_dict().items():
-                if v.dtype.is_floating_point:
-                    ema[k].mul_(decay).add_(v.float(), alpha=1 - decay)
-                else:
-                    ema[k].copy_(v)
+        ema_update(ema, model, min(s["ema"], (2 + step) / (11 + step)) if s["ema"] > 0 else 0.0)
         sync()
         marks.append(time.perf_counter())
         if timed:

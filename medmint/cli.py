@@ -327,7 +327,7 @@ def train(
     snapshot: Path = typer.Option(None, "--snapshot", help="write a checkpoint of OUT's last save to this folder "
                                   "(the run in OUT is left alone, even while it trains)"),
 ) -> None:
-    """Train a checkpoint: image tokenizer, text tokenizer, findings classifier, diffusion model."""
+    """Train a checkpoint: findings critic, image tokenizer, text tokenizer, ceilings, diffusion model."""
 
     def _train() -> str:
         from medmint.config import load_train_config

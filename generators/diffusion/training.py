@@ -1,4 +1,4 @@
-"""``medmint train``: data -> image tokenizer -> text tokenizer -> codes -> model -> classifier -> checkpoint.
+"""``medmint train``: data -> critic -> image tokenizer -> text tokenizer -> codes -> ceilings -> model.
 
 Every stage leaves its result in ``CKPT/.work`` before the next starts, and the model stage saves
 its full state every ``save_every`` steps, so a killed run restarted with the same command goes
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import shutil
 import sys
@@ -325,7 +326,7 @@ def train_model_stage(
         model.load_state_dict(state["model"])
         ema = state["ema"]
         opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"].cpu() if device.type == "cpu" else state["generator"])
+        gen.set_state(state["generator"].cpu())  # a generator's state is a CPU tensor, even a CUDA one's
         step, seconds, history = state["step"], state["seconds"], state["history"]
         log({"stage": "model", "resumed_at": step})
 
@@ -359,13 +360,7 @@ def train_model_stage(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        with torch.no_grad():
-            decay = min(m.ema, (1 + step) / (10 + step)) if m.ema > 0 else 0.0
-            for k, v in model.state_dict().items():
-                if v.dtype.is_floating_point:
-                    ema[k].mul_(decay).add_(v.float(), alpha=1 - decay)
-                else:
-                    ema[k].copy_(v)
+        ema_update(ema, model, min(m.ema, (1 + step) / (10 + step)) if m.ema > 0 else 0.0)
         if step % max(1, min(100, m.steps // 20)) == 0 or step == m.steps:
             entry = {"step": step, "loss": round(float(loss.detach()), 4), "nll": round(stats.get("nll", 0.0), 4),
                      "acc": round(stats.get("acc", 0.0), 4), "seconds": round(time.perf_counter() - started, 1)}
@@ -383,6 +378,30 @@ def train_model_stage(
                "flops_per_forward": model.flops_per_forward()}
     log({"stage": "model", "done": True, **{k: v for k, v in summary.items() if k != "noise"}})
     return model, summary
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+@torch.no_grad()
+def ema_update(ema: dict[str, torch.Tensor], model: torch.nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * weights, as one fused update per dtype (a per-tensor loop
+    costs a small model a noticeable share of its step on a CPU)."""
+    state = model.state_dict()
+    floats = [k for k, v in state.items() if v.dtype.is_floating_point]
+    if floats:
+        weights = [state[k] if state[k].dtype == torch.float32 else state[k].float() for k in floats]
+        torch._foreach_lerp_([ema[k] for k in floats], weights, 1.0 - decay)
+    for k, v in state.items():
+        if not v.dtype.is_floating_point:
+            ema[k].copy_(v)
 
 
 def rare_labels(labels: np.ndarray, names: tuple[str, ...], below: float) -> list[str]:
@@ -415,7 +434,8 @@ def ceilings_stage(ts: TrainingSet, image_tok: Any, classifier: Any, classifier_
     labels = classifier_report["labels"]
     out = {
         "n_images": int(len(test)),
-        "critic": {"min_auc": min(v["auc"] for v in labels.values()), "macro_f1": classifier_report["mean_f1"],
+        "critic": {"min_auc": min((v["auc"] for v in labels.values() if not math.isnan(v["auc"])), default=None),
+                   "macro_f1": classifier_report["mean_f1"],
                    "per_label": {k: {"auc": round(v["auc"], 4), "f1": round(v["f1"], 4)} for k, v in labels.items()}},
         "roundtrip": {"same_labels": float(same.all(axis=1).mean()),
                       "per_label_agreement": dict(zip(classifier.labels, same.mean(0).round(4).tolist()))},
@@ -535,7 +555,10 @@ def train(
 
     def both(entry: dict[str, Any]) -> None:
         log(entry)
-        log_file.write(json.dumps(entry, default=str) + "\n")
+        # the wall time of every entry (stages that log no seconds of their own can be timed), and
+        # strict JSON: NaN (an AUC without positives) becomes null
+        line = {**entry, "wall_s": round(time.perf_counter() - started, 1)}
+        log_file.write(json.dumps(_finite(line), default=str) + "\n")
         log_file.flush()
 
     started = time.perf_counter()

@@ -73,7 +73,9 @@ def plan_mediastinum(rng: np.random.Generator, a: Anatomy, certainty: int) -> Pl
 
 def plan_fracture(rng: np.random.Generator, a: Anatomy, certainty: int) -> Plan:
     side = _side(rng)
-    rib = int(rng.integers(3, 9))
+    # the 4th to 7th ribs: where the break and its hematoma project over the lung (the 8th and 9th
+    # ribs' posterior arcs lie behind the diaphragm and liver, where a 128 px film hides them)
+    rib = int(rng.integers(3, 7))
     t = rng.uniform(0.55, 0.9)
     # An acute fracture that a report calls certain shows a cortical break with a step of about a rib
     # width when displaced, and an extrapleural hematoma at the break: signs a 128 px film still shows.
