@@ -332,7 +332,7 @@ def train_model_stage(
 
     train_idx = np.flatnonzero(~holdout)
     data = torch.as_tensor(seqs, device=device)
-    use_amp = device.type == "cuda"
+    use_amp = m.autocast == "bf16" or (m.autocast == "auto" and device.type == "cuda")
     started = time.perf_counter() - seconds
     call_started = time.perf_counter()
     stopped_early = False
