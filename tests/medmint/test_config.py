@@ -13,7 +13,8 @@ def write(path: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize("name, generator", [("demo.yaml", "diffusion"), ("demo-phantom.yaml", "phantom"),
-                                             ("demo-balanced.yaml", "phantom")])
+                                             ("demo-balanced.yaml", "phantom"),
+                                             ("demo-balanced-diffusion.yaml", "diffusion")])
 def test_demo_configs_merge_their_defaults_tree(name, generator):
     cfg = load_config(CONFIGS / name)
     assert cfg.generator.name == generator  # from generator/<name>.yaml
@@ -90,3 +91,11 @@ def test_hash_depends_on_effective_values_only(tmp_path):
     b = write(tmp_path / "b.yaml", "target: {task: joint, total: 5}\nseed: 3\ngenerator: {name: phantom}\n")
     assert config_sha256(load_config(a)) == config_sha256(load_config(b))
     assert config_sha256(load_config(a)) != config_sha256(load_config(a, ["seed=4"]))
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (CONFIGS / "train").glob("*.yaml")))
+def test_every_training_recipe_validates(name):
+    from medmint.config import load_train_config
+
+    cfg = load_train_config(CONFIGS / "train" / name)
+    assert cfg.model.steps >= 1 and cfg.image_tokenizer.resolution % cfg.image_tokenizer.downsample == 0
