@@ -37,7 +37,7 @@ import argparse
 import hashlib
 import json
 import os
-import platform
+import importlib.util
 import re
 import shutil
 import sys
@@ -253,13 +253,10 @@ def _device_name(device: str) -> str:
 
     if device.startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    spec = importlib.util.spec_from_file_location("_medmint_bench_train_throughput", REPO / "benchmarks" / "train_throughput.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.cpu_model()
 
 
 def _progress(entry: dict[str, Any]) -> None:

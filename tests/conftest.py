@@ -25,6 +25,16 @@ def medmint_cli(*args: str, cwd: Path | None = None, check: bool = False,
     return proc
 
 
+def load_script(path: Path, name: str):
+    """A script (benchmarks/...) loaded by path as a module, so its functions can be tested."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:

@@ -7,7 +7,6 @@ The GPU recipe itself (configs/train/phantom-gpu.yaml) is only loaded here: CI h
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import shutil
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import load_script
 
 torch = pytest.importorskip("torch")
 
@@ -30,10 +31,7 @@ PART_MIB = 0.05  # ~51 KiB: the tiny model (~140 KiB) and critic are cut into se
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("_train_gpu_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "_train_gpu_under_test")
 
 
 @dataclass(frozen=True)

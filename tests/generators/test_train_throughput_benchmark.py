@@ -4,12 +4,13 @@ No timing thresholds: the numbers are measurements; only their presence and sani
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import load_script
 
 torch = pytest.importorskip("torch")
 
@@ -24,10 +25,7 @@ RUN_KEYS = {"threads", "batch_size", "dtype", "compile", "steps", "seconds", "se
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("_train_throughput_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "_train_throughput_under_test")
 
 
 @pytest.fixture(autouse=True)
@@ -74,12 +72,18 @@ def test_config_sets_the_layout(bench, capsys):
     result = bench.main([*TINY[:8], "--config", str(config), "--batch-sizes", "1", "--warmup", "0", "--steps", "1",
                          "--threads", "1", "--pool", "2", "--peak-n", "128", "--peak-repeats", "1"])
     capsys.readouterr()
-    # 64 px / 8 -> 8 x 8 codes, levels 8*5*5*5, the recipe's text tokenizer; flags still set the backbone.
+    # (resolution / downsample)^2 codes, the product of the FSQ levels, the recipe's text tokenizer; flags
+    # still set the backbone
+    from medmint.config import load_train_config
+
+    cfg = load_train_config(config)
+    tok = cfg.image_tokenizer
     layout = result["layout"]
     assert (layout["image_tokens"], layout["image_codes"], layout["text_vocab"], layout["text_length"]) == (
-        64, 1000, 768, 160)
+        (tok.resolution // tok.downsample) ** 2, math.prod(tok.levels), cfg.text_tokenizer.vocab_size,
+        cfg.text_tokenizer.text_length)
     assert result["backbone"]["hidden_size"] == 32
-    assert result["optimizer"]["ema"] == 0.995
+    assert result["optimizer"]["ema"] == cfg.model.ema
 
 
 @pytest.mark.parametrize("where", ["build", "first_step"])
